@@ -1,0 +1,221 @@
+"""The base of every benchmark's data module: splits, the meta-validation slice, loaders.
+
+A benchmark subclass implements two things: :meth:`FASDataModule.video_table` (one row
+per video of a split, read from the benchmark's own protocol files) and
+:meth:`FASDataModule.frame_store` (where the face crops are). Everything else, the
+subject-disjoint meta-validation slice included, is shared, so every benchmark provides
+it the same way:
+
+* ``train_dataloader()`` returns ``{"train": ..., "meta_val": ...}``; Lightning cycles the
+  shorter one, so each training batch is ``{"train": batch, "meta_val": batch}``.
+* ``val_dataloader()`` returns the dev loader.
+* ``test_dataloader()`` returns ``[dev_loader, test_loader]`` so that the system chooses
+  its threshold on dev and applies it unchanged to test in one ``trainer.test`` call.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader
+
+from mtfas.datamodules.dataset import LABELS, REQUIRED_COLUMNS, FrameDataset, FrameStore
+from mtfas.datamodules.transforms import eval_transform, train_transform
+from mtfas.errors import ConfigError, DatasetError, EmptySplitError
+
+Split = Literal["train", "dev", "test"]
+SPLITS: tuple[str, ...] = ("train", "dev", "test")
+
+
+def carve_meta_val(
+    table: pd.DataFrame, fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a training table by subject into (train, meta-validation) parts.
+
+    ``round(fraction * n_subjects)`` subjects (at least one when ``fraction > 0``) are
+    drawn with a seeded generator; every video of a drawn subject goes to meta-validation,
+    so the two parts share no identity.
+
+    Args:
+        table: Video table of the training split (needs a ``subject`` column).
+        fraction: Fraction of training subjects for meta-validation, in [0, 1).
+        seed: Seed of the draw.
+
+    Returns:
+        ``(train, meta_val)`` tables.
+
+    Raises:
+        ConfigError: If ``fraction`` is outside [0, 1), or leaves no training subject.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ConfigError(f"meta_val_fraction must lie in [0, 1), got {fraction}.")
+    subjects = np.sort(table["subject"].unique())
+    if fraction == 0.0:
+        return table, table.iloc[:0]
+    n_meta = max(1, round(fraction * len(subjects)))
+    if n_meta >= len(subjects):
+        raise ConfigError(
+            f"meta_val_fraction={fraction} would move all {len(subjects)} training subjects "
+            "to meta-validation; use a smaller fraction or more training subjects."
+        )
+    rng = np.random.default_rng(seed)
+    meta_subjects = rng.choice(subjects, size=n_meta, replace=False)
+    is_meta = table["subject"].isin(meta_subjects)
+    return table[~is_meta], table[is_meta]
+
+
+class FASDataModule(LightningDataModule, abc.ABC):
+    """Base class of the benchmark data modules.
+
+    Args:
+        image_size: Side of the network input (crops are resized to it; divisible by 8).
+        batch_size: Training batch size.
+        meta_val_batch_size: Meta-validation batch size (default: ``batch_size``).
+        eval_batch_size: Batch size of dev/test/predict loaders (default: ``batch_size``).
+        num_workers: DataLoader worker processes.
+        meta_val_fraction: Fraction of training subjects carved out (subject-disjoint) as
+            the meta-validation slice; 0 disables it (baselines only).
+        seed: Seed of the meta-validation draw.
+        augment: Augment training crops (see :mod:`mtfas.datamodules.transforms`).
+        max_frames_per_video: Train on at most this many frames of each video (the first
+            ones); ``None`` uses every stored frame.
+    """
+
+    #: Species names by id; index 0 is ``"live"``. Set by each benchmark.
+    pai_names: list[str]
+
+    def __init__(
+        self,
+        image_size: int = 256,
+        batch_size: int = 32,
+        meta_val_batch_size: int | None = None,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        meta_val_fraction: float = 0.2,
+        seed: int = 0,
+        augment: bool = True,
+        max_frames_per_video: int | None = None,
+    ) -> None:
+        super().__init__()
+        if image_size < 8 or image_size % 8:
+            raise ConfigError(
+                f"image_size must be a positive multiple of 8 (DepthNet's map is input/8), "
+                f"got {image_size}."
+            )
+        if not 0.0 <= meta_val_fraction < 1.0:
+            raise ConfigError(f"meta_val_fraction must lie in [0, 1), got {meta_val_fraction}.")
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.meta_val_batch_size = meta_val_batch_size or batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.num_workers = num_workers
+        self.meta_val_fraction = meta_val_fraction
+        self.seed = seed
+        self.augment = augment
+        self.max_frames_per_video = max_frames_per_video
+        self.datasets: dict[str, FrameDataset] = {}
+        self._tables: dict[str, pd.DataFrame] | None = None
+
+    # ------------------------------------------------------------ benchmark hooks
+    @abc.abstractmethod
+    def video_table(self, split: Split) -> pd.DataFrame:
+        """One row per video of ``split`` (``train``, ``dev`` or ``test``).
+
+        Columns: at least ``video`` (id, e.g. a path relative to the root without
+        extension), ``label`` (``"live"`` / ``"attack"``), ``pai`` (a name from
+        :attr:`pai_names`) and ``subject`` (int).
+        """
+
+    @abc.abstractmethod
+    def frame_store(self) -> FrameStore:
+        """The store holding the face crops of every video (built in ``prepare_data``)."""
+
+    # ------------------------------------------------------------ splits
+    def split_tables(self) -> dict[str, pd.DataFrame]:
+        """Validated tables of ``train`` (minus meta-val), ``meta_val``, ``dev`` and ``test``."""
+        if self._tables is None:
+            tables = {split: self._checked_table(split) for split in SPLITS}
+            train, meta_val = carve_meta_val(tables["train"], self.meta_val_fraction, self.seed)
+            tables.update(train=train.reset_index(drop=True), meta_val=meta_val.reset_index(drop=True))
+            self._tables = tables
+        return self._tables
+
+    def _checked_table(self, split: Split) -> pd.DataFrame:
+        table = self.video_table(split)
+        name = type(self).__name__
+        missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+        if missing:
+            raise DatasetError(f"{name}.video_table({split!r}) lacks the columns {missing}.")
+        if table.empty:
+            raise EmptySplitError(
+                f"{name}: the {split} split holds no videos. Check the dataset root and the "
+                "protocol settings."
+            )
+        bad_label = ~table["label"].isin(list(LABELS))
+        bad_pai = ~table["pai"].isin(self.pai_names)
+        inconsistent = (table["pai"] == self.pai_names[0]) != (table["label"] == "live")
+        if bad_label.any() or bad_pai.any() or inconsistent.any():
+            row = table[bad_label | bad_pai | inconsistent].iloc[0]
+            raise DatasetError(
+                f"{name}: video {row['video']!r} of the {split} split has label "
+                f"{row['label']!r} and species {row['pai']!r}; labels must be 'live'/'attack', "
+                f"species one of {self.pai_names}, and only live videos have species "
+                f"{self.pai_names[0]!r}."
+            )
+        return table.reset_index(drop=True)
+
+    # ------------------------------------------------------------ Lightning hooks
+    def setup(self, stage: str | None = None) -> None:  # noqa: D102
+        tables = self.split_tables()
+        store = self.frame_store()
+        train_tf = train_transform(self.image_size, self.augment)
+        eval_tf = eval_transform(self.image_size)
+        self.datasets = {
+            "train": FrameDataset(
+                tables["train"], store, self.pai_names, train_tf, self.max_frames_per_video
+            ),
+            "dev": FrameDataset(tables["dev"], store, self.pai_names, eval_tf),
+            "test": FrameDataset(tables["test"], store, self.pai_names, eval_tf),
+        }
+        if len(tables["meta_val"]):
+            self.datasets["meta_val"] = FrameDataset(
+                tables["meta_val"], store, self.pai_names, train_tf, self.max_frames_per_video
+            )
+        for split, dataset in self.datasets.items():
+            if len(dataset) == 0:
+                raise EmptySplitError(
+                    f"{type(self).__name__}: the {split} split has videos but no stored "
+                    "frames; check the preprocessing summary for skipped frames."
+                )
+
+    def _loader(self, split: str, batch_size: int, train: bool) -> DataLoader:
+        return DataLoader(
+            self.datasets[split],
+            batch_size=batch_size,
+            shuffle=train,
+            drop_last=train and len(self.datasets[split]) > batch_size,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> dict[str, DataLoader]:  # noqa: D102
+        loaders = {"train": self._loader("train", self.batch_size, train=True)}
+        if "meta_val" in self.datasets:
+            loaders["meta_val"] = self._loader("meta_val", self.meta_val_batch_size, train=True)
+        return loaders
+
+    def val_dataloader(self) -> DataLoader:  # noqa: D102
+        return self._loader("dev", self.eval_batch_size, train=False)
+
+    def test_dataloader(self) -> list[DataLoader]:  # noqa: D102
+        return [
+            self._loader("dev", self.eval_batch_size, train=False),
+            self._loader("test", self.eval_batch_size, train=False),
+        ]
+
+    def predict_dataloader(self) -> DataLoader:  # noqa: D102
+        return self._loader("test", self.eval_batch_size, train=False)

@@ -1,0 +1,16 @@
+"""LightningModules: MT-FAS and the handcrafted-supervision baselines."""
+
+from mtfas.systems.base import FASSystem
+from mtfas.systems.inner_loop import HigherInnerLoop, InnerLoop, InnerLoopResult, make_inner_loop
+from mtfas.systems.meta_teacher import MetaTeacherSystem
+from mtfas.systems.supervised import SupervisedSystem
+
+__all__ = [
+    "FASSystem",
+    "HigherInnerLoop",
+    "InnerLoop",
+    "InnerLoopResult",
+    "MetaTeacherSystem",
+    "SupervisedSystem",
+    "make_inner_loop",
+]

@@ -1,0 +1,253 @@
+"""Validation, test and bookkeeping shared by every FAS training system.
+
+Evaluation discipline:
+
+* Every frame gets a score, the mean of the student's map (higher = more likely an
+  attack); scores are averaged per video before metrics (``video_level=True``).
+* ``validate`` (the dev set) reports metrics at the dev set's own threshold and stores
+  that threshold in the ``threshold`` buffer, which is saved with checkpoints.
+* ``test`` expects the data module's ``test_dataloader()`` to return
+  ``[dev_loader, test_loader]``: the threshold is chosen on the dev scores (dataloader 0)
+  and applied unchanged to the test scores (dataloader 1), in one ``trainer.test`` call.
+  Given a single test loader, the stored threshold (from the last validation or the
+  checkpoint) is used instead. Test numbers at the test set's own EER threshold are
+  reported too, but only under names ending in ``_idealised``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from torch import Tensor, nn
+
+from mtfas.errors import ConfigError, EmptySplitError, NonFiniteLossError
+from mtfas.metrics import PADMetrics, PADReport
+from mtfas.systems.losses import all_finite, map_score
+
+ThresholdMethod = Literal["eer", "bpcer", "apcer"]
+
+
+class FASSystem(LightningModule):
+    """Base LightningModule: scoring, dev-threshold evaluation and bad-step handling.
+
+    Subclasses hold a ``student`` network (image -> map) and implement
+    ``training_step`` with manual optimisation.
+
+    Args:
+        pai_names: Species names by id, index 0 = ``"live"``; ``None`` takes them from the
+            data module (``datamodule.pai_names``) at setup.
+        threshold_method: How the threshold is chosen on dev: ``"eer"`` (default), or
+            ``"bpcer"`` / ``"apcer"`` at ``threshold_target``.
+        threshold_target: Target rate (fraction) for ``"bpcer"`` / ``"apcer"``.
+        video_level: Average frame scores per video before metrics.
+        max_consecutive_nonfinite: Training stops with :class:`NonFiniteLossError` after
+            this many consecutive steps with a NaN or infinite loss or gradient (each such
+            step is skipped and counted).
+        print_test_report: Print the test table (rank zero) at the end of ``test``.
+    """
+
+    def __init__(
+        self,
+        pai_names: Sequence[str] | None = None,
+        threshold_method: ThresholdMethod = "eer",
+        threshold_target: float | None = None,
+        video_level: bool = True,
+        max_consecutive_nonfinite: int = 5,
+        print_test_report: bool = True,
+    ) -> None:
+        super().__init__()
+        if threshold_method not in ("eer", "bpcer", "apcer"):
+            raise ConfigError(
+                f"threshold_method must be 'eer', 'bpcer' or 'apcer', got {threshold_method!r}."
+            )
+        if (threshold_method == "eer") != (threshold_target is None):
+            raise ConfigError(
+                "threshold_target is required for threshold_method 'bpcer'/'apcer' and must "
+                "be left unset for 'eer'."
+            )
+        if max_consecutive_nonfinite < 1:
+            raise ConfigError("max_consecutive_nonfinite must be >= 1.")
+        self.automatic_optimization = False
+        self.pai_names = list(pai_names) if pai_names is not None else None
+        self.threshold_method = threshold_method
+        self.threshold_target = threshold_target
+        self.video_level = video_level
+        self.max_consecutive_nonfinite = int(max_consecutive_nonfinite)
+        self.print_test_report = print_test_report
+        #: Decision threshold chosen on dev (NaN until a validation or test has run).
+        self.register_buffer("threshold", torch.tensor(math.nan, dtype=torch.float64))
+        #: Steps skipped because of a NaN/inf loss or gradient, in total and in a row.
+        self.nonfinite_steps = 0
+        self._consecutive_nonfinite = 0
+        #: Reports of the last ``test`` run: ``"dev"``, ``"test"``, ``"test_idealised"``.
+        self.test_reports: dict[str, PADReport] = {}
+        self.student: nn.Module
+
+    # ------------------------------------------------------------------ set-up
+    def setup(self, stage: str) -> None:  # noqa: D102
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        dm_names = getattr(dm, "pai_names", None)
+        if self.pai_names is None:
+            if dm_names is None:
+                raise ConfigError(
+                    "The system needs the attack species names (pai_names): pass "
+                    "pai_names=[...] (index 0 = 'live') or use a data module with a "
+                    "pai_names attribute."
+                )
+            self.pai_names = list(dm_names)
+        elif dm_names is not None and list(dm_names) != self.pai_names:
+            raise ConfigError(
+                f"pai_names {self.pai_names} differ from the data module's {list(dm_names)}."
+            )
+        make = lambda: PADMetrics(self.pai_names, video_level=self.video_level)  # noqa: E731
+        self.val_metrics = make()
+        self.test_dev_metrics = make()
+        self.test_metrics = make()
+
+    # ------------------------------------------------------------------ scoring
+    def forward(self, images: Tensor) -> Tensor:
+        """Student maps ``(B, 1, h, w)`` of a batch of images."""
+        return self.student(images)
+
+    def score(self, images: Tensor) -> Tensor:
+        """Per-image attack scores (map means; higher = more likely an attack)."""
+        return map_score(self(images))
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> dict:
+        """Scores of a batch, and decisions at the stored threshold when there is one."""
+        images = batch["image"] if isinstance(batch, dict) else batch
+        scores = self.score(images)
+        out: dict[str, Tensor] = {"score": scores}
+        if not torch.isnan(self.threshold):
+            out["attack"] = scores >= self.threshold.to(scores.dtype)
+        return out
+
+    # ------------------------------------------------------------------ bad steps
+    def check_step_finite(self, *values: Tensor) -> bool:
+        """Count a step whose losses/gradients are not all finite; raise after too many.
+
+        Returns:
+            True if the step may go on, False if it must be skipped.
+
+        Raises:
+            NonFiniteLossError: After ``max_consecutive_nonfinite`` bad steps in a row.
+        """
+        if all_finite(*values):
+            self._consecutive_nonfinite = 0
+            return True
+        self.nonfinite_steps += 1
+        self._consecutive_nonfinite += 1
+        rank_zero_warn(
+            f"Non-finite loss or gradient at optimizer step {self.global_step}: batch skipped "
+            f"({self._consecutive_nonfinite} in a row, {self.nonfinite_steps} in total)."
+        )
+        if self._consecutive_nonfinite >= self.max_consecutive_nonfinite:
+            raise NonFiniteLossError(
+                f"{self._consecutive_nonfinite} consecutive training steps produced NaN or "
+                f"infinite losses or gradients (at optimizer step {self.global_step}). Lower the "
+                "learning rates (student, teacher, inner_lr), check the input data for "
+                "NaNs, or raise max_consecutive_nonfinite."
+            )
+        return False
+
+    def log_nonfinite(self) -> None:
+        """Log the running count of skipped steps."""
+        self.log("train/nonfinite_steps", float(self.nonfinite_steps))
+
+    # ------------------------------------------------------------------ validation
+    def _update(self, metric: PADMetrics, batch: dict[str, Tensor]) -> None:
+        metric.update(self.score(batch["image"]), batch["label"], batch["pai"], batch["video"])
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:  # noqa: D102
+        self._update(self.val_metrics, batch)
+
+    def on_validation_epoch_end(self) -> None:  # noqa: D102
+        if self.trainer.sanity_checking:
+            # A couple of sanity batches need not hold both classes.
+            self.val_metrics.reset()
+            return
+        threshold = self._choose_threshold(self.val_metrics, "dev (validation)")
+        self.threshold.fill_(threshold)
+        report = self.val_metrics.report(threshold)
+        self.log_dict(report.to_dict(prefix="val/"), sync_dist=False)
+        self.val_metrics.reset()
+
+    def _choose_threshold(self, metric: PADMetrics, what: str) -> float:
+        if metric.update_count == 0 and not self._has_states(metric):
+            raise EmptySplitError(
+                f"No {what} scores were produced: the {what} dataloader is empty. Check the "
+                "data module's split (and limit_val_batches / limit_test_batches)."
+            )
+        return metric.choose_threshold(self.threshold_method, self.threshold_target)
+
+    @staticmethod
+    def _has_states(metric: PADMetrics) -> bool:
+        return any(t.numel() for t in metric.frame_scores)
+
+    # ------------------------------------------------------------------ test
+    def test_step(  # noqa: D102
+        self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        self._n_test_loaders = max(getattr(self, "_n_test_loaders", 1), dataloader_idx + 1)
+        metric = self.test_metrics if dataloader_idx == 1 else self.test_dev_metrics
+        self._update(metric, batch)
+
+    def on_test_epoch_start(self) -> None:  # noqa: D102
+        self._n_test_loaders = 1
+
+    def on_test_epoch_end(self) -> None:  # noqa: D102
+        if self._n_test_loaders >= 2:
+            threshold = self._choose_threshold(self.test_dev_metrics, "dev")
+            self.threshold.fill_(threshold)
+            dev_report = self.test_dev_metrics.report(threshold)
+            test_metrics = self.test_metrics
+        else:
+            # One loader: it is the test set; the threshold must come from earlier dev data.
+            if torch.isnan(self.threshold):
+                raise ConfigError(
+                    "test got a single dataloader and no stored dev threshold. Return "
+                    "[dev_loader, test_loader] from test_dataloader() (FASDataModule does), "
+                    "or validate/load a checkpoint first so the dev threshold is known."
+                )
+            rank_zero_warn(
+                "test received one dataloader: using the stored dev threshold "
+                f"{float(self.threshold):.6g} from the last validation or checkpoint."
+            )
+            threshold = float(self.threshold)
+            dev_report = None
+            test_metrics = self.test_dev_metrics
+        test_report = test_metrics.report(threshold)
+        idealised = test_metrics.report("eer")
+        self.test_reports = {"test": test_report, "test_idealised": idealised}
+        logged = test_report.to_dict(prefix="test/")
+        logged["test/hter_idealised"] = idealised.hter
+        logged["test/acer_idealised"] = idealised.acer
+        if dev_report is not None:
+            self.test_reports["dev"] = dev_report
+            logged.update(dev_report.to_dict(prefix="test_dev/"))
+        self.log_dict(logged, sync_dist=False)
+        if self.print_test_report:
+            rank_zero_info(self.format_test_report())
+        self.test_dev_metrics.reset()
+        self.test_metrics.reset()
+
+    def format_test_report(self) -> str:
+        """Human-readable text of the last test: test at the dev threshold, then idealised."""
+        test = self.test_reports["test"]
+        ideal = self.test_reports["test_idealised"]
+        source = "dev-chosen" if "dev" in self.test_reports else "stored dev"
+        lines = [
+            test.format(
+                f"TEST at the {source} threshold ({self.threshold_method}) = {test.threshold:.6g}"
+            ),
+            "",
+            f"Idealised (test set's own EER threshold {ideal.threshold:.6g}; for comparison "
+            f"with papers only): HTER {100 * ideal.hter:.2f}%  ACER {100 * ideal.acer:.2f}%  "
+            f"EER {100 * ideal.eer:.2f}%  AUC {100 * ideal.auc:.2f}%",
+        ]
+        return "\n".join(lines)

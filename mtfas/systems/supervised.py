@@ -1,0 +1,110 @@
+"""Handcrafted-supervision baselines: the same student, data and metrics as MT-FAS.
+
+* ``loss="binary_map"``: pixel-wise binary supervision, MSE to an all-0 map for live and
+  an all-1 map for spoof (ZeroMap / OneMap), the MT-FAS teaching loss with a constant
+  teacher.
+* ``loss="map_mean_bce"``: binary cross-entropy on the map mean (the score).
+
+The meta-validation slice is part of the training data; with ``use_meta_val=True``
+(default) the baseline trains on it too, so that it sees every labelled training image
+MT-FAS sees (MT-FAS uses those labels through its teacher).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import torch
+from lightning.pytorch.cli import OptimizerCallable
+from torch import Tensor, nn
+
+from mtfas.errors import ConfigError
+from mtfas.models import DepthNet
+from mtfas.systems.base import FASSystem, ThresholdMethod
+from mtfas.systems.losses import binary_map_target, map_mean_bce, teaching_loss
+
+SupervisedLoss = Literal["binary_map", "map_mean_bce"]
+
+
+def training_images(batch: Any, use_meta_val: bool) -> tuple[Tensor, Tensor]:
+    """Images and labels of a training batch (plain, or ``{'train', 'meta_val'}`` dict)."""
+    if isinstance(batch, dict) and "train" in batch:
+        parts = [batch["train"]]
+        if use_meta_val and "meta_val" in batch:
+            parts.append(batch["meta_val"])
+        return (
+            torch.cat([p["image"] for p in parts]),
+            torch.cat([p["label"] for p in parts]),
+        )
+    return batch["image"], batch["label"]
+
+
+class SupervisedSystem(FASSystem):
+    """A student trained on handcrafted labels (the baselines of method.md).
+
+    Args:
+        student: The detector (default: full-width :class:`~mtfas.models.DepthNet`).
+        loss: ``"binary_map"`` (ZeroMap/OneMap, MSE) or ``"map_mean_bce"``.
+        use_meta_val: Also train on the meta-validation slice of the training data.
+        optimizer: Optimiser factory (default Adam, lr 1e-3).
+        pai_names: See :class:`FASSystem`.
+        threshold_method: See :class:`FASSystem`.
+        threshold_target: See :class:`FASSystem`.
+        video_level: See :class:`FASSystem`.
+        max_consecutive_nonfinite: See :class:`FASSystem`.
+        print_test_report: See :class:`FASSystem`.
+    """
+
+    def __init__(
+        self,
+        student: nn.Module | None = None,
+        loss: SupervisedLoss = "binary_map",
+        use_meta_val: bool = True,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        pai_names: Sequence[str] | None = None,
+        threshold_method: ThresholdMethod = "eer",
+        threshold_target: float | None = None,
+        video_level: bool = True,
+        max_consecutive_nonfinite: int = 5,
+        print_test_report: bool = True,
+    ) -> None:
+        super().__init__(
+            pai_names=pai_names,
+            threshold_method=threshold_method,
+            threshold_target=threshold_target,
+            video_level=video_level,
+            max_consecutive_nonfinite=max_consecutive_nonfinite,
+            print_test_report=print_test_report,
+        )
+        if loss not in ("binary_map", "map_mean_bce"):
+            raise ConfigError(f"loss must be 'binary_map' or 'map_mean_bce', got {loss!r}.")
+        self.save_hyperparameters(ignore=["student"])
+        self.student = student if student is not None else DepthNet()
+        self.loss_name = loss
+        self.use_meta_val = use_meta_val
+        self._optimizer = optimizer
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:  # noqa: D102
+        return self._optimizer(self.student.parameters())
+
+    def loss(self, maps: Tensor, labels: Tensor) -> Tensor:
+        """The handcrafted-supervision loss of a batch of student maps."""
+        if self.loss_name == "binary_map":
+            return teaching_loss(maps, binary_map_target(labels, maps))
+        return map_mean_bce(maps, labels)
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:  # noqa: D102
+        images, labels = training_images(batch, self.use_meta_val)
+        opt = self.optimizers()
+        opt.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+        loss = self.loss(self.student(images), labels)
+        self.manual_backward(loss)
+        grads = [p.grad.detach().flatten() for p in self.student.parameters() if p.grad is not None]
+        grad_norm = torch.linalg.vector_norm(torch.cat(grads)) if grads else loss.detach()
+        if self.check_step_finite(loss, grad_norm):
+            opt.step()  # type: ignore[union-attr]
+            self.log("train/student_loss", loss.detach(), prog_bar=True, batch_size=len(labels))
+        else:
+            opt.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+        self.log_nonfinite()

@@ -2,7 +2,7 @@
 
 from mtfas.datamodules.base import SPLITS, FASDataModule, carve_meta_val
 from mtfas.datamodules.dataset import ArrayStore, FrameDataset, FrameStore
-# TEMP from mtfas.datamodules.synthetic import SyntheticDataModule
+from mtfas.datamodules.synthetic import SyntheticDataModule
 
 __all__ = [
     "SPLITS",

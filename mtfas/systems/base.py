@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import torch
 from lightning.pytorch import LightningModule
-from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from torch import Tensor, nn
 
 from mtfas.errors import ConfigError, EmptySplitError, NonFiniteLossError
@@ -30,6 +30,11 @@ from mtfas.metrics import PADMetrics, PADReport
 from mtfas.systems.losses import all_finite, map_score
 
 ThresholdMethod = Literal["eer", "bpcer", "apcer"]
+
+
+@rank_zero_only
+def _print(text: str) -> None:
+    print(text, flush=True)
 
 
 class FASSystem(LightningModule):
@@ -232,7 +237,7 @@ class FASSystem(LightningModule):
             logged.update(dev_report.to_dict(prefix="test_dev/"))
         self.log_dict(logged, sync_dist=False)
         if self.print_test_report:
-            rank_zero_info(self.format_test_report())
+            _print(self.format_test_report())
         self.test_dev_metrics.reset()
         self.test_metrics.reset()
 

@@ -49,3 +49,19 @@ class EmptyVideoError(VideoReadError):
 
 class CacheError(MTFASError, RuntimeError):
     """A preprocessing cache is incomplete, locked by another run or holds other settings."""
+
+
+class DatasetNotFoundError(DatasetError):
+    """A benchmark's root folder is missing or does not hold the expected layout."""
+
+
+class ProtocolError(DatasetError):
+    """A benchmark protocol is unknown, or its protocol file is missing or malformed."""
+
+
+class MissingVideoError(VideoReadError):
+    """A video listed by a benchmark's protocol is not on disk."""
+
+
+class DatasetWarning(UserWarning):
+    """Something in a dataset is unusual but usable (e.g. a label contradicting a file name)."""

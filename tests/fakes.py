@@ -17,7 +17,7 @@ class RandomDataModule(FASDataModule):
     Attack crops get a brighter mean so that a few steps can separate them a little.
     """
 
-    pai_names = ["live", "print", "replay"]
+    pai_names = ("live", "print", "replay")
 
     def __init__(self, n_subjects: int = 10, frames: int = 2, crop: int = 16, **kwargs) -> None:
         kwargs.setdefault("image_size", crop)
@@ -32,7 +32,8 @@ class RandomDataModule(FASDataModule):
             for pai in self.pai_names:
                 video = f"{subject}_{pai}"
                 base = 60 if pai == "live" else 140
-                arrays[video] = rng.integers(0, 110, (frames, crop, crop, 3)).astype(np.uint8) + base
+                noise = rng.integers(0, 110, (frames, crop, crop, 3)).astype(np.uint8)
+                arrays[video] = noise + base
                 self.rows.append(
                     {
                         "video": video,

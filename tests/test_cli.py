@@ -39,7 +39,8 @@ def test_shipped_configs_parse(config, capsys):
 
 def test_unknown_config_key_names_the_key(capsys, tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(Path(TINY).read_text().replace("inner_lr: 0.05", "inner_lr: 0.05\n    innr_steps: 2"))
+    text = Path(TINY).read_text().replace("inner_lr: 0.05", "inner_lr: 0.05\n    innr_steps: 2")
+    bad.write_text(text)
     with pytest.raises(SystemExit) as exit_info:
         main(["fit", "--config", str(bad)])
     assert exit_info.value.code != 0

@@ -86,7 +86,7 @@ class FASDataModule(LightningDataModule, abc.ABC):
     """
 
     #: Species names by id; index 0 is ``"live"``. Set by each benchmark.
-    pai_names: list[str]
+    pai_names: tuple[str, ...]
 
     def __init__(
         self,
@@ -140,7 +140,8 @@ class FASDataModule(LightningDataModule, abc.ABC):
         if self._tables is None:
             tables = {split: self._checked_table(split) for split in SPLITS}
             train, meta_val = carve_meta_val(tables["train"], self.meta_val_fraction, self.seed)
-            tables.update(train=train.reset_index(drop=True), meta_val=meta_val.reset_index(drop=True))
+            tables["train"] = train.reset_index(drop=True)
+            tables["meta_val"] = meta_val.reset_index(drop=True)
             self._tables = tables
         return self._tables
 
@@ -156,7 +157,7 @@ class FASDataModule(LightningDataModule, abc.ABC):
                 "protocol settings."
             )
         bad_label = ~table["label"].isin(list(LABELS))
-        bad_pai = ~table["pai"].isin(self.pai_names)
+        bad_pai = ~table["pai"].isin(list(self.pai_names))
         inconsistent = (table["pai"] == self.pai_names[0]) != (table["label"] == "live")
         if bad_label.any() or bad_pai.any() or inconsistent.any():
             row = table[bad_label | bad_pai | inconsistent].iloc[0]

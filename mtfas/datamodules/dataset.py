@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -64,7 +64,7 @@ class FrameDataset(Dataset):
         self,
         table: pd.DataFrame,
         store: FrameStore,
-        pai_names: list[str],
+        pai_names: Sequence[str],
         transform: Callable[..., dict] | None = None,
         max_frames_per_video: int | None = None,
     ) -> None:

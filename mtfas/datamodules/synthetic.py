@@ -41,7 +41,7 @@ class SyntheticDataModule(FASDataModule):
             ``batch_size``, ``meta_val_fraction``, ...).
     """
 
-    pai_names = list(PAI_NAMES)
+    pai_names = tuple(PAI_NAMES)
 
     def __init__(
         self,
@@ -81,7 +81,7 @@ class SyntheticDataModule(FASDataModule):
         self._store: ArrayStore | None = None
 
     def video_table(self, split: Split) -> pd.DataFrame:
-        """One row per capture of the split's subjects (columns as every benchmark + device, session)."""
+        """One row per capture of the split's subjects (plus ``device`` and ``session``)."""
         rows = [
             {
                 "video": f"s{subject:03d}_d{device}_e{session}_{pai}",

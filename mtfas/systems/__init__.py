@@ -1,7 +1,13 @@
 """LightningModules: MT-FAS and the handcrafted-supervision baselines."""
 
 from mtfas.systems.base import FASSystem
-from mtfas.systems.inner_loop import HigherInnerLoop, InnerLoop, InnerLoopResult, make_inner_loop
+from mtfas.systems.inner_loop import (
+    HigherInnerLoop,
+    InnerLoop,
+    InnerLoopResult,
+    TorchFuncInnerLoop,
+    make_inner_loop,
+)
 from mtfas.systems.meta_teacher import MetaTeacherSystem
 from mtfas.systems.supervised import SupervisedSystem
 
@@ -12,5 +18,6 @@ __all__ = [
     "InnerLoopResult",
     "MetaTeacherSystem",
     "SupervisedSystem",
+    "TorchFuncInnerLoop",
     "make_inner_loop",
 ]

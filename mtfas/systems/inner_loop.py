@@ -2,9 +2,10 @@
 
 The inner loop takes ``K`` SGD steps of the student on the teacher's supervision,
 keeping the graph to the teacher, and returns the adapted student's validation loss.
-A backend implements :class:`InnerLoop`; :class:`HigherInnerLoop` uses the ``higher``
-library (``innerloop_ctx`` and its differentiable optimiser). A second backend
-(``torch.func``) can be added without touching the system.
+A backend implements :class:`InnerLoop`: :class:`HigherInnerLoop` (``backend="higher"``,
+the default) uses the ``higher`` library (``innerloop_ctx`` and its differentiable
+optimiser); :class:`TorchFuncInnerLoop` (``backend="torch.func"``) uses
+``torch.func.functional_call``. Both give the same gradients (tested).
 
 Gradient order:
 
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 import higher
 import torch
 from torch import Tensor, nn
+from torch.func import functional_call
 
 from mtfas.errors import ConfigError
 from mtfas.systems.losses import teaching_loss
@@ -152,7 +154,54 @@ class HigherInnerLoop(InnerLoop):
         )
 
 
-BACKENDS: dict[str, type[InnerLoop]] = {"higher": HigherInnerLoop}
+class TorchFuncInnerLoop(InnerLoop):
+    """Inner loop with ``torch.func.functional_call`` and ``torch.autograd.grad``.
+
+    Same mathematics and BatchNorm policy as :class:`HigherInnerLoop` (the fast weights are
+    a dict of tensors, the buffers a dict of clones), without ``higher``'s module patching.
+    """
+
+    def run(  # noqa: D102
+        self,
+        student: nn.Module,
+        x_train: Tensor,
+        target: Tensor,
+        x_val: Tensor,
+        val_loss_fn: Callable[[Tensor], Tensor],
+        sync_bn_stats: bool = True,
+    ) -> InnerLoopResult:
+        named = dict(student.named_parameters())
+        trainable = [n for n, p in named.items() if p.requires_grad]
+        # Fast weights start as leaves sharing the real weights' storage (never written).
+        theta = {n: p.detach().requires_grad_(p.requires_grad) for n, p in named.items()}
+        buffers = {n: b.clone() for n, b in student.named_buffers()}
+        teach_loss: Tensor | None = None
+        student_grads: list[Tensor | None] = []
+        for k in range(self.steps):
+            at = dict(theta)
+            if self.first_order:
+                at.update({n: theta[n].detach().requires_grad_() for n in trainable})
+            loss = teaching_loss(functional_call(student, (at, buffers), (x_train,)), target)
+            grads = torch.autograd.grad(
+                loss, [at[n] for n in trainable], create_graph=True, allow_unused=True
+            )
+            if k == 0:
+                teach_loss = loss.detach()
+                if sync_bn_stats:
+                    _copy_buffers(list(buffers.values()), list(student.buffers()))
+                by_name = dict(zip(trainable, grads, strict=True))
+                student_grads = [
+                    None if by_name.get(n) is None else by_name[n].detach() for n in named
+                ]
+            for n, g in zip(trainable, grads, strict=True):
+                if g is not None:
+                    theta[n] = theta[n] - self.lr * g
+        val_loss = val_loss_fn(functional_call(student, (theta, buffers), (x_val,)))
+        assert teach_loss is not None
+        return InnerLoopResult(val_loss, teach_loss, student_grads)
+
+
+BACKENDS: dict[str, type[InnerLoop]] = {"higher": HigherInnerLoop, "torch.func": TorchFuncInnerLoop}
 
 
 def make_inner_loop(backend: str, steps: int, lr: float, first_order: bool) -> InnerLoop:

@@ -77,7 +77,7 @@ class MetaTeacherSystem(FASSystem):
             ``"pixel_bce"``.
         student_update: ``"reuse"`` or ``"recompute"`` (see module docs).
         teacher_warmup_steps: Initial steps during which the teacher is not updated.
-        backend: Inner-loop backend (``"higher"``).
+        backend: Inner-loop backend: ``"higher"`` or ``"torch.func"`` (same gradients).
         student_optimizer: Optimiser factory for the student (default Adam, lr 1e-3).
         teacher_optimizer: Optimiser factory for the teacher (default Adam, lr 1e-3).
         pai_names: See :class:`FASSystem`.
@@ -98,7 +98,7 @@ class MetaTeacherSystem(FASSystem):
         val_loss: ValLossName = "map_mean_bce",
         student_update: Literal["reuse", "recompute"] = "reuse",
         teacher_warmup_steps: int = 0,
-        backend: Literal["higher"] = "higher",
+        backend: Literal["higher", "torch.func"] = "higher",
         student_optimizer: OptimizerCallable = torch.optim.Adam,
         teacher_optimizer: OptimizerCallable = torch.optim.Adam,
         pai_names: Sequence[str] | None = None,

@@ -86,7 +86,9 @@ def test_cdcn_differs_from_depthnet_only_by_theta():
     torch.testing.assert_close(a(x), b(x))
 
 
-@pytest.mark.parametrize("kwargs", [{"width_mult": 0}, {"theta": 1.5}, {"output_activation": "tanh"}])
+@pytest.mark.parametrize(
+    "kwargs", [{"width_mult": 0}, {"theta": 1.5}, {"output_activation": "tanh"}]
+)
 def test_invalid_configuration(kwargs):
     with pytest.raises(ConfigError):
         DepthNet(**kwargs)

@@ -52,7 +52,7 @@ def test_test_threshold_comes_from_dev_and_is_applied_unchanged(make_trainer):
     assert report.apcer_per_species == pytest.approx(expected.apcer_per_species)
     # The idealised report uses the test set's own EER threshold, and is labelled so.
     ideal = system.test_reports["test_idealised"]
-    assert ideal.threshold == pytest.approx(choose_threshold(test[0], test[1]))
+    assert ideal.threshold == pytest.approx(choose_threshold(*test[:2], placement="score"))
     assert float(system.threshold) == pytest.approx(threshold)
     logged = system.trainer.logged_metrics
     assert float(logged["test/acer"]) == pytest.approx(expected.acer)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from mtfas.models import DepthNet, TeacherNet
-from mtfas.systems.inner_loop import HigherInnerLoop
+from mtfas.systems.inner_loop import HigherInnerLoop, TorchFuncInnerLoop
 from mtfas.systems.losses import supervision_target, validation_loss
 from tests.fakes import TinyStudent, TinyTeacher
 
@@ -113,8 +113,10 @@ def _meta_val_loss_at(student, teacher, steps, lr):
     x_val, y_val = _batch(2)
     target = supervision_target(teacher(x_tr), y_tr).detach()
     loop = HigherInnerLoop(steps=steps, lr=lr)
-    res = loop.run(student, x_tr, target, x_val, lambda m: validation_loss("map_mean_bce", m, y_val),
-                   sync_bn_stats=False)
+    res = loop.run(
+        student, x_tr, target, x_val, lambda m: validation_loss("map_mean_bce", m, y_val),
+        sync_bn_stats=False,
+    )
     return float(res.val_loss.detach())
 
 
@@ -165,3 +167,24 @@ def test_inner_loop_leaves_real_student_untouched():
     for k, v in student.state_dict().items():
         assert torch.equal(v, before[k]), k
     assert all(p.grad is None for p in student.parameters())
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+@pytest.mark.parametrize("first_order", [False, True])
+def test_torch_func_backend_gives_the_same_teacher_gradient_as_higher(steps, first_order):
+    student, teacher = _depthnets()
+    x_tr, y_tr = _batch(1)
+    x_val, y_val = _batch(2)
+    results = []
+    for loop_cls in (HigherInnerLoop, TorchFuncInnerLoop):
+        target = supervision_target(teacher(x_tr), y_tr)
+        loop = loop_cls(steps=steps, lr=0.1, first_order=first_order)
+        res = loop.run(student, x_tr, target, x_val,
+                       lambda m: validation_loss("map_mean_bce", m, y_val), sync_bn_stats=False)
+        grads = torch.autograd.grad(res.val_loss, list(teacher.parameters()))
+        results.append((grads, res))
+    (g_higher, r_higher), (g_func, r_func) = results
+    assert _rel_err(g_func, g_higher) < 1e-10
+    torch.testing.assert_close(r_func.teach_loss, r_higher.teach_loss)
+    for a, b in zip(r_func.student_grads, r_higher.student_grads):
+        torch.testing.assert_close(a, b)

@@ -44,8 +44,9 @@ def _changed(before, module):
     return any(not torch.equal(b, p) for b, p in zip(before, module.parameters()))
 
 
-def test_one_step_changes_student_and_teacher(make_trainer):
-    system, dm = _system(), _full_batch_dm()
+@pytest.mark.parametrize("backend", ["higher", "torch.func"])
+def test_one_step_changes_student_and_teacher(make_trainer, backend):
+    system, dm = _system(backend=backend), _full_batch_dm()
     s0, t0 = _params(system.student), _params(system.teacher)
     make_trainer(max_steps=1).fit(system, dm)
     assert _changed(s0, system.student)
@@ -72,9 +73,10 @@ def test_teacher_warmup_freezes_teacher_then_releases_it(make_trainer):
     assert _changed(t0, system.teacher)
 
 
+@pytest.mark.parametrize("backend", ["higher", "torch.func"])
 @pytest.mark.parametrize("mode", ["reuse", "recompute"])
-def test_batchnorm_running_stats_follow_the_documented_policy(make_trainer, mode):
-    system, dm = _system(student_update=mode), _full_batch_dm()
+def test_batchnorm_running_stats_follow_the_documented_policy(make_trainer, mode, backend):
+    system, dm = _system(student_update=mode, backend=backend), _full_batch_dm()
     x_tr, _ = _train_images(dm)
     x_val, _ = _train_images(dm, "meta_val")
     expected = copy.deepcopy(system.student).train()

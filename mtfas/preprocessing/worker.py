@@ -1,0 +1,209 @@
+"""Preprocessing of one video: decode, locate faces, crop, write array and index part."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from mtfas.errors import AnnotationError, EmptyVideoError, VideoReadError
+from mtfas.preprocessing.boxes import Box, BoxSource, Miss, normalise_answers
+from mtfas.preprocessing.cache import (
+    PART_COLUMNS,
+    STATUS_OK,
+    check_video_id,
+    crop_file,
+    part_file,
+    write_array,
+    write_table,
+)
+from mtfas.preprocessing.crop import crop_face
+from mtfas.preprocessing.settings import PreprocessSettings, select_frames
+from mtfas.preprocessing.video import count_frames, iter_frames, open_video, video_info
+
+#: Frames decoded before their boxes are asked for and cropped (bounds memory).
+CHUNK_FRAMES = 16
+
+#: Failure reasons of whole videos.
+UNREADABLE_VIDEO = "unreadable_video"
+EMPTY_VIDEO = "empty_video"
+BAD_ANNOTATION = "bad_annotation"
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One video to preprocess.
+
+    Attributes:
+        video: Id of the video, a relative path such as ``"Train_files/1_1_01_1"``; names
+            its files in the cache and its rows in the index.
+        path: The video file.
+        boxes: Where its faces are.
+    """
+
+    video: str
+    path: Path
+    boxes: BoxSource
+
+    def __post_init__(self) -> None:
+        """Check the id and turn ``path`` into a :class:`Path`."""
+        check_video_id(self.video)
+        object.__setattr__(self, "path", Path(self.path))
+
+
+@dataclass(frozen=True)
+class VideoFailure:
+    """A video that produced no part: why, and the error message (naming the file).
+
+    Attributes:
+        video: Video id.
+        path: The video file.
+        reason: ``"unreadable_video"``, ``"empty_video"`` or ``"bad_annotation"``.
+        message: The error message.
+    """
+
+    video: str
+    path: str
+    reason: str
+    message: str
+
+    def to_error(self) -> VideoReadError | AnnotationError:
+        """The exception that strict mode raises for this failure."""
+        if self.reason == BAD_ANNOTATION:
+            return AnnotationError(self.message)
+        if self.reason == EMPTY_VIDEO:
+            return EmptyVideoError(self.message)
+        return VideoReadError(self.message)
+
+
+def process_video(
+    job: VideoJob, settings: PreprocessSettings, cache_dir: Path
+) -> VideoFailure | None:
+    """Preprocess one video into the cache, or report why it cannot be.
+
+    Writes ``crops/<video>.npy`` and then ``parts/<video>.csv`` (both atomically). Errors
+    caused by the data (unreadable or empty video, malformed annotation) are returned as
+    a :class:`VideoFailure`; any other exception propagates.
+    """
+    try:
+        rows, crops = _crop_video(job, settings)
+    except AnnotationError as exc:
+        return VideoFailure(job.video, str(job.path), BAD_ANNOTATION, str(exc))
+    except EmptyVideoError as exc:
+        return VideoFailure(job.video, str(job.path), EMPTY_VIDEO, str(exc))
+    except VideoReadError as exc:
+        return VideoFailure(job.video, str(job.path), UNREADABLE_VIDEO, str(exc))
+    cache_dir = Path(cache_dir)
+    write_array(cache_dir / crop_file(job.video), crops)
+    write_table(cache_dir / part_file(job.video), pd.DataFrame(rows, columns=PART_COLUMNS))
+    return None
+
+
+def _crop_video(
+    job: VideoJob, settings: PreprocessSettings
+) -> tuple[list[dict[str, object]], np.ndarray]:
+    capture = open_video(job.path)
+    try:
+        info = video_info(capture)
+        frame_count = info.frame_count
+        if frame_count <= 0:
+            frame_count = count_frames(job.path)
+        if frame_count <= 0:
+            raise EmptyVideoError(f"video {job.path} has no frames")
+        rotation = info.rotation if settings.orientation == "auto" else 0
+        wanted = select_frames(frame_count, settings)
+        cropper = _Cropper(job, settings, len(wanted), rotation)
+        chunk: list[tuple[int, np.ndarray]] = []
+        for index, image in iter_frames(capture, wanted, rotation):
+            if image is None:
+                cropper.skip(index, Miss.UNREADABLE)
+                continue
+            chunk.append((index, image))
+            if len(chunk) == CHUNK_FRAMES:
+                cropper.crop(chunk)
+                chunk = []
+        cropper.crop(chunk)
+    finally:
+        capture.release()
+    if wanted and cropper.decoded == 0:
+        raise VideoReadError(
+            f"no frame of video {job.path} could be decoded ({frame_count} announced); "
+            "the file is corrupt or truncated"
+        )
+    cropper.rows.sort(key=lambda r: int(r["frame"]))  # type: ignore[call-overload]
+    return cropper.rows, cropper.crops[: cropper.written]
+
+
+class _Cropper:
+    """Collects the crops and index rows of one video."""
+
+    def __init__(
+        self, job: VideoJob, settings: PreprocessSettings, n_frames: int, rotation: int
+    ) -> None:
+        self.job = job
+        self.settings = settings
+        self.rotation = rotation
+        size = settings.size
+        self.crops = np.empty((n_frames, size, size, 3), dtype=np.uint8)
+        self.rows: list[dict[str, object]] = []
+        self.written = 0
+        self.decoded = 0
+
+    def skip(self, frame: int, reason: Miss) -> None:
+        """Record a frame that gives no crop."""
+        self.rows.append(_row(self.job, frame, reason.value, None, self.rotation, -1))
+
+    def crop(self, chunk: list[tuple[int, np.ndarray]]) -> None:
+        """Ask the box source about decoded frames and crop those with a box."""
+        if not chunk:
+            return
+        self.decoded += len(chunk)
+        boxes = self.job.boxes
+        frames = [index for index, _ in chunk]
+        images = [image for _, image in chunk]
+        answers = normalise_answers(boxes, boxes.locate(self.job.path, frames, images), len(chunk))
+        settings = self.settings
+        for (index, image), answer in zip(chunk, answers, strict=True):
+            if isinstance(answer, Miss):
+                self.skip(index, answer)
+                continue
+            self.crops[self.written] = crop_face(
+                image, answer, settings.size, settings.scale, settings.square, settings.border
+            )
+            self.rows.append(_row(self.job, index, STATUS_OK, answer, self.rotation, self.written))
+            self.written += 1
+
+
+def _row(
+    job: VideoJob, frame: int, status: str, box: Box | None, rotation: int, offset: int
+) -> dict[str, object]:
+    x1, y1, x2, y2 = box.as_tuple() if box is not None else (np.nan,) * 4
+    return {
+        "video": job.video,
+        "frame": int(frame),
+        "status": status,
+        "x1": x1,
+        "y1": y1,
+        "x2": x2,
+        "y2": y2,
+        "source": box.origin if box is not None else "",
+        "rotation": rotation,
+        "file": crop_file(job.video) if box is not None else "",
+        "offset": offset,
+        "box_source": job.boxes.describe(),
+    }
+
+
+def init_worker(single_thread: bool) -> None:
+    """Process-pool initialiser.
+
+    Args:
+        single_thread: Limit OpenCV to one thread per worker (the workers already run in
+            parallel). Must be False in ``fork``-started workers: reconfiguring the
+            thread pool inherited from the parent can hang there.
+    """
+    if single_thread:
+        cv2.setNumThreads(1)

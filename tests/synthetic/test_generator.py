@@ -50,15 +50,19 @@ def _hf_ratio(patch: np.ndarray) -> float:
     return float(power[r > 0.2].sum() / power[(r > 0.02) & (r <= 0.2)].sum())
 
 
-def _peak_ratio(frame: np.ndarray) -> float:
-    """Strongest spectral peak above 0.08 cycles/px over the median there (periodicity)."""
+def _peak_power(frame: np.ndarray) -> float:
+    """Strongest spectral peak above 0.15 cycles/px of the exposure-normalised luma.
+
+    A display's sub-pixel grid (and its moire) is a strong periodic pattern, while a live
+    face and the softened replayed video have no isolated high-frequency peak.
+    """
     g = _luma(frame)
+    g = g / g.mean()
     g = g - cv2.GaussianBlur(g, (0, 0), 2.0)
     g = g * np.outer(np.hanning(g.shape[0]), np.hanning(g.shape[1]))
     power = np.abs(np.fft.fft2(g)) ** 2
     fy, fx = np.fft.fftfreq(g.shape[0]), np.fft.fftfreq(g.shape[1])
-    band = power[np.hypot(fy[:, None], fx[None, :]) > 0.08]
-    return float(band.max() / np.median(band))
+    return float(power[np.hypot(fy[:, None], fx[None, :]) > 0.15].max())
 
 
 @pytest.mark.parametrize("pai", PAI_NAMES)
@@ -194,13 +198,13 @@ def test_attack_source_is_the_subject_at_another_moment() -> None:
 def test_attacks_differ_from_live_spectrally(subject: int, device: int, session: int) -> None:
     kwargs = {"device": device, "session": session, "n_frames": 1, "size": 128}
     live = render_capture(subject, "live", **kwargs)
-    live_hf, live_peak = _hf_ratio(_face_patch(live)), _peak_ratio(live.frames[0])
+    live_hf, live_peak = _hf_ratio(_face_patch(live)), _peak_power(live.frames[0])
     for pai in ("print1", "print2"):  # halftone / dither: high-frequency texture on the face
         cap = render_capture(subject, pai, **kwargs)
         assert _hf_ratio(_face_patch(cap)) > 2.0 * live_hf, pai
     for pai in ("replay1", "replay2"):  # sub-pixel grid: periodic spectral peaks
         cap = render_capture(subject, pai, **kwargs)
-        assert _peak_ratio(cap.frames[0]) > 2.0 * live_peak, pai
+        assert _peak_power(cap.frames[0]) > 1.5 * live_peak, pai
 
 
 def test_attack_is_not_a_brightness_offset_of_live() -> None:

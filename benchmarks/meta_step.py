@@ -1,0 +1,113 @@
+"""Cost of one MT-FAS step vs a plain supervised step of the same student on the same batch.
+
+Prints wall time per step and peak memory (CUDA: max allocated; CPU: not measured) for
+second- and first-order meta steps, both backends, K = 1 and 2, and the ratio to a plain
+step (forward + backward + optimiser step of the student on the same training batch).
+
+Target (issue 6): the default second-order K = 1 step costs at most 3.0x a plain step.
+
+    python benchmarks/meta_step.py --width 0.25 --size 64 --batch 32 --repeats 5
+    python benchmarks/meta_step.py --device cuda --width 1 --size 256 --batch 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from mtfas.models import DepthNet, TeacherNet
+from mtfas.systems.inner_loop import make_inner_loop
+from mtfas.systems.losses import binary_map_target, supervision_target, teaching_loss, validation_loss
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _timed(fn, repeats: int, device: torch.device) -> tuple[float, float]:
+    fn()  # warm-up
+    _sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else float("nan")
+    return sorted(times)[len(times) // 2], peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--width", type=float, default=0.25)
+    parser.add_argument("--teacher_width", type=float, default=None)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    student = DepthNet(args.width).to(device)
+    teacher = TeacherNet(args.teacher_width or args.width / 2).to(device)
+    opt_s = torch.optim.Adam(student.parameters(), 1e-3)
+    opt_t = torch.optim.Adam(teacher.parameters(), 1e-3)
+    x = torch.randn(args.batch, 3, args.size, args.size, device=device)
+    y = torch.arange(args.batch, device=device) % 2
+    xv = torch.randn_like(x)
+    yv = y.flip(0)
+
+    def plain() -> None:
+        opt_s.zero_grad()
+        maps = student(x)
+        teaching_loss(maps, binary_map_target(y, maps)).backward()
+        opt_s.step()
+
+    def meta(backend: str, steps: int, first_order: bool):
+        loop = make_inner_loop(backend, steps, 0.05, first_order)
+
+        def step() -> None:
+            opt_t.zero_grad()
+            target = supervision_target(teacher(x), y)
+            res = loop.run(student, x, target, xv, lambda m: validation_loss("map_mean_bce", m, yv))
+            res.val_loss.backward()
+            opt_t.step()
+            opt_s.zero_grad()
+            for p, g in zip(student.parameters(), res.student_grads, strict=True):
+                p.grad = g
+            opt_s.step()
+
+        return step
+
+    base, base_mem = _timed(plain, args.repeats, device)
+    print(f"device {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}), "
+          f"threads {torch.get_num_threads()}, DepthNet width {args.width}, input {args.size}, "
+          f"batch {args.batch}")
+    print(f"{'step':<34}{'s/step':>9}{'ratio':>8}{'peak MiB':>10}")
+    print(f"{'plain supervised':<34}{base:>9.4f}{1.0:>8.2f}{base_mem:>10.0f}")
+    rows = []
+    for backend in ("higher", "torch.func"):
+        for steps in (1, 2):
+            for first_order in (False, True):
+                t, mem = _timed(meta(backend, steps, first_order), args.repeats, device)
+                name = f"MT-FAS {backend} K={steps} {'1st' if first_order else '2nd'}-order"
+                rows.append((name, t / base))
+                print(f"{name:<34}{t:>9.4f}{t / base:>8.2f}{mem:>10.0f}")
+    default = rows[0][1]
+    verdict = "holds" if default <= 3.0 else "does NOT hold"
+    print(f"target: second-order K=1 step <= 3.0x plain: {default:.2f}x -> {verdict}")
+    h, f = rows[0][1], rows[4][1]
+    print(f"target: torch.func <= higher (K=1, 2nd order): {f:.2f}x vs {h:.2f}x -> "
+          f"{'holds' if f <= h else 'does NOT hold'}")
+
+
+if __name__ == "__main__":
+    main()

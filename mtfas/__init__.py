@@ -18,9 +18,16 @@ _LAZY = {
     "FASSystem": "mtfas.systems",
     "MetaTeacherSystem": "mtfas.systems",
     "SupervisedSystem": "mtfas.systems",
+    "TeacherStudentSystem": "mtfas.systems",
 }
 
-__all__ = ["FASSystem", "MetaTeacherSystem", "SupervisedSystem", "__version__"]
+__all__ = [
+    "FASSystem",
+    "MetaTeacherSystem",
+    "SupervisedSystem",
+    "TeacherStudentSystem",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

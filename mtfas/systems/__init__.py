@@ -10,6 +10,7 @@ from mtfas.systems.inner_loop import (
 )
 from mtfas.systems.meta_teacher import MetaTeacherSystem
 from mtfas.systems.supervised import SupervisedSystem
+from mtfas.systems.teacher_student import TeacherStudentSystem
 
 __all__ = [
     "FASSystem",
@@ -18,6 +19,7 @@ __all__ = [
     "InnerLoopResult",
     "MetaTeacherSystem",
     "SupervisedSystem",
+    "TeacherStudentSystem",
     "TorchFuncInnerLoop",
     "make_inner_loop",
 ]

@@ -19,7 +19,12 @@ import torch
 
 from mtfas.models import DepthNet, TeacherNet
 from mtfas.systems.inner_loop import make_inner_loop
-from mtfas.systems.losses import binary_map_target, supervision_target, teaching_loss, validation_loss
+from mtfas.systems.losses import (
+    binary_map_target,
+    supervision_target,
+    teaching_loss,
+    validation_loss,
+)
 
 
 def _sync(device: torch.device) -> None:

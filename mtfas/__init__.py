@@ -19,14 +19,18 @@ _LAZY = {
     "MetaTeacherSystem": "mtfas.systems",
     "SupervisedSystem": "mtfas.systems",
     "TeacherStudentSystem": "mtfas.systems",
+    "Predictor": "mtfas.inference",
+    "export_onnx": "mtfas.inference",
 }
 
 __all__ = [
     "FASSystem",
     "MetaTeacherSystem",
+    "Predictor",
     "SupervisedSystem",
     "TeacherStudentSystem",
     "__version__",
+    "export_onnx",
 ]
 
 

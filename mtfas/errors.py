@@ -65,3 +65,7 @@ class MissingVideoError(VideoReadError):
 
 class DatasetWarning(UserWarning):
     """Something in a dataset is unusual but usable (e.g. a label contradicting a file name)."""
+
+
+class CheckpointError(MTFASError, ValueError):
+    """A checkpoint is missing, unreadable, or cannot be used for prediction or export."""

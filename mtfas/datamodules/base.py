@@ -194,11 +194,20 @@ class FASDataModule(LightningDataModule, abc.ABC):
                 )
 
     def _loader(self, split: str, batch_size: int, train: bool) -> DataLoader:
+        # Under DDP each process gets len / world_size samples: drop the last partial batch
+        # only if a full one remains, or the loader would be empty (and cycling it hang).
+        world = self.trainer.world_size if self.trainer is not None else 1
+        per_process = len(self.datasets[split]) // world
+        if per_process == 0:
+            raise EmptySplitError(
+                f"{type(self).__name__}: the {split} split has {len(self.datasets[split])} "
+                f"frames, fewer than the {world} processes; use more data or fewer processes."
+            )
         return DataLoader(
             self.datasets[split],
             batch_size=batch_size,
             shuffle=train,
-            drop_last=train and len(self.datasets[split]) > batch_size,
+            drop_last=train and per_process > batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )

@@ -126,6 +126,11 @@ class DepthNet(nn.Module):
         Raises:
             ShapeError: If the input is not ``(B, 3, H, W)`` with sides divisible by 8.
         """
+        out = self.pre_activation(x)
+        return torch.relu(out) if self.output_activation == "relu" else torch.sigmoid(out)
+
+    def pre_activation(self, x: Tensor) -> Tensor:
+        """The map before the output activation (checks the input size)."""
         check_input_size(x)
         size = (x.shape[-2] // MAP_STRIDE, x.shape[-1] // MAP_STRIDE)
         h = self.stem(x)
@@ -138,8 +143,7 @@ class DepthNet(nn.Module):
             f if f.shape[-2:] == size else F.interpolate(f, size=size, mode="bilinear")
             for f in features
         ]
-        out = self.head(torch.cat(features, dim=1))
-        return torch.relu(out) if self.output_activation == "relu" else torch.sigmoid(out)
+        return self.head(torch.cat(features, dim=1))
 
 
 class CDCN(DepthNet):

@@ -12,14 +12,20 @@ Evaluation discipline:
   Given a single test loader, the stored threshold (from the last validation or the
   checkpoint) is used instead. Test numbers at the test set's own EER threshold are
   reported too, but only under names ending in ``_idealised``.
+* Every ``test`` writes ``scores.csv`` (per-video scores of dev and test),
+  ``results.csv`` and ``results.md`` to the run folder (see :mod:`mtfas.results`).
+* Checkpoints carry what prediction needs (student class and init args, input size,
+  crop scale, threshold; see :mod:`mtfas.inference.checkpoint`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
@@ -27,6 +33,7 @@ from torch import Tensor, nn
 
 from mtfas.errors import ConfigError, EmptySplitError, NonFiniteLossError
 from mtfas.metrics import PADMetrics, PADReport
+from mtfas.systems.distributed import any_rank
 from mtfas.systems.losses import all_finite, map_score
 
 ThresholdMethod = Literal["eer", "bpcer", "apcer"]
@@ -91,6 +98,10 @@ class FASSystem(LightningModule):
         self._consecutive_nonfinite = 0
         #: Reports of the last ``test`` run: ``"dev"``, ``"test"``, ``"test_idealised"``.
         self.test_reports: dict[str, PADReport] = {}
+        #: Scores of the last ``test`` run (``mtfas.results.SCORE_COLUMNS``).
+        self.test_scores: pd.DataFrame | None = None
+        #: Folder the last ``test`` run wrote its score file and results to.
+        self.test_results_dir: Path | None = None
         self.student: nn.Module
 
     # ------------------------------------------------------------------ set-up
@@ -142,7 +153,8 @@ class FASSystem(LightningModule):
         Raises:
             NonFiniteLossError: After ``max_consecutive_nonfinite`` bad steps in a row.
         """
-        if all_finite(*values):
+        # All processes decide together, so none skips a step the others take.
+        if not any_rank(not all_finite(*values), self.threshold.device):
             self._consecutive_nonfinite = 0
             return True
         self.nonfinite_steps += 1
@@ -236,8 +248,13 @@ class FASSystem(LightningModule):
             self.test_reports["dev"] = dev_report
             logged.update(dev_report.to_dict(prefix="test_dev/"))
         self.log_dict(logged, sync_dist=False)
+        by_split = {"test": test_metrics}
+        if dev_report is not None:
+            by_split = {"dev": self.test_dev_metrics, "test": test_metrics}
+        self.save_test_results(by_split, named=dev_report is not None)
         if self.print_test_report:
             _print(self.format_test_report())
+            _print(f"Scores and results written to {self.test_results_dir}")
         self.test_dev_metrics.reset()
         self.test_metrics.reset()
 
@@ -256,3 +273,44 @@ class FASSystem(LightningModule):
             f"EER {100 * ideal.eer:.2f}%  AUC {100 * ideal.auc:.2f}%",
         ]
         return "\n".join(lines)
+
+    # ------------------------------------------------------------------ score files
+    def save_test_results(self, metrics: dict[str, PADMetrics], named: bool = True) -> None:
+        """Keep the test scores in :attr:`test_scores` and write the run's result files.
+
+        Writes ``scores.csv``, ``results.csv`` and ``results.md`` (rank zero) to
+        :func:`mtfas.results.run_dir`. Runs on every process (the scores are synced).
+
+        Args:
+            metrics: The test metrics by split name, before they are reset.
+            named: Name videos from the data module's split tables (``split_tables()``);
+                otherwise (a single custom test loader) videos are written as their ids.
+        """
+        from mtfas.results import run_dir, score_table, write_test_results
+
+        dm = getattr(self.trainer, "datamodule", None)
+        tables = dm.split_tables() if named and hasattr(dm, "split_tables") else {}
+        parts = []
+        for split, metric in metrics.items():
+            names = tables[split]["video"].tolist() if split in tables else None
+            parts.append(score_table(metric, split, names))
+        self.test_scores = pd.concat(parts, ignore_index=True)
+        self.test_results_dir = run_dir(self.trainer)
+        if self.trainer.is_global_zero:
+            write_test_results(self.test_results_dir, self.test_scores, self.test_reports)
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store what prediction and export need (:mod:`mtfas.inference.checkpoint`)."""
+        from mtfas.inference.checkpoint import INFERENCE_KEY, inference_metadata, module_spec
+
+        if not hasattr(self, "_student_spec"):
+            self._student_spec = module_spec(self.student)
+            if self._student_spec is None:
+                rank_zero_warn(
+                    f"mtfas cannot record how to rebuild the student {type(self.student)!r} "
+                    "(its constructor arguments are not stored as attributes of the same "
+                    "name): checkpoints still hold its weights, but prediction and export "
+                    "need the network passed in (Predictor.from_checkpoint(path, student=...))."
+                )
+        checkpoint[INFERENCE_KEY] = inference_metadata(self, self._student_spec)

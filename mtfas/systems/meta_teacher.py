@@ -31,7 +31,7 @@ The teacher's statistics are updated by each of its train-mode forwards.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import torch
@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from mtfas.errors import ConfigError
 from mtfas.models import DepthNet, TeacherNet
 from mtfas.systems.base import FASSystem, ThresholdMethod
+from mtfas.systems.distributed import average_gradients, no_ddp_sync
 from mtfas.systems.inner_loop import make_inner_loop
 from mtfas.systems.losses import (
     ValLossName,
@@ -48,6 +49,13 @@ from mtfas.systems.losses import (
     teaching_loss,
     validation_loss,
 )
+
+
+def _grad_norm(params: Iterable[nn.Parameter], device: torch.device) -> Tensor:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros((), device=device)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
 
 
 def split_meta_batch(batch: Any) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
@@ -171,14 +179,16 @@ class MetaTeacherSystem(FASSystem):
         )
 
         opt_t.zero_grad(set_to_none=True)
+        opt_s.zero_grad(set_to_none=True)
         if update_teacher:
-            self.manual_backward(result.val_loss)
-        grads = [p.grad for p in self.teacher.parameters() if p.grad is not None]
-        teacher_grad_norm = (
-            torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-            if grads
-            else torch.zeros((), device=x_tr.device)
-        )
+            with no_ddp_sync(self):
+                self.manual_backward(result.val_loss)
+            average_gradients(self.teacher.parameters())
+        if reuse:
+            for p, g in zip(self.student.parameters(), result.student_grads, strict=True):
+                p.grad = None if g is None else g.clone()
+            average_gradients(self.student.parameters())
+        teacher_grad_norm = _grad_norm(self.teacher.parameters(), x_tr.device)
         if not self.check_step_finite(result.teach_loss, result.val_loss, teacher_grad_norm):
             opt_t.zero_grad(set_to_none=True)
             opt_s.zero_grad(set_to_none=True)
@@ -186,17 +196,17 @@ class MetaTeacherSystem(FASSystem):
         if update_teacher:
             opt_t.step()
 
-        opt_s.zero_grad(set_to_none=True)
         if reuse:
             student_loss = result.teach_loss
-            for p, g in zip(self.student.parameters(), result.student_grads, strict=True):
-                p.grad = None if g is None else g.clone()
         else:
             with torch.no_grad():
                 target = self.teacher_target(x_tr, y_tr)
             student_loss = teaching_loss(self.student(x_tr), target)
-            self.manual_backward(student_loss)
-            if not self.check_step_finite(student_loss):
+            with no_ddp_sync(self):
+                self.manual_backward(student_loss)
+            average_gradients(self.student.parameters())
+            if not self.check_step_finite(student_loss, _grad_norm(self.student.parameters(),
+                                                                   x_tr.device)):
                 opt_s.zero_grad(set_to_none=True)
                 return {}
         opt_s.step()

@@ -212,3 +212,15 @@ def test_missing_meta_validation_batch_is_a_clear_error(make_trainer):
 def test_invalid_knobs_are_rejected(kwargs):
     with pytest.raises(ConfigError):
         _system(**kwargs)
+
+
+@pytest.mark.parametrize("backend", ["higher", "torch.func"])
+def test_bf16_autocast_meta_step_trains(make_trainer, backend):
+    """bf16 mixed precision (CPU autocast) through the whole bilevel step."""
+    system, dm = _system(backend=backend), _full_batch_dm()
+    s0, t0 = _params(system.student), _params(system.teacher)
+    make_trainer(max_steps=2, precision="bf16-mixed").fit(system, dm)
+    assert system.nonfinite_steps == 0
+    assert _changed(s0, system.student) and _changed(t0, system.teacher)
+    assert all(torch.isfinite(p).all() for p in system.student.parameters())
+    assert all(p.dtype == torch.float32 for p in system.teacher.parameters())

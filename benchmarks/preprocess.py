@@ -2,7 +2,7 @@
 
 Not a test (pytest does not collect it). Run from the repository root::
 
-    python tests/preprocessing/bench_preprocess.py --videos 16 --frames 150 --workers 2
+    python benchmarks/preprocess.py --videos 16 --frames 150 --workers 2
 
 It writes synthetic MJPG videos with per-frame box files into a temporary folder, then
 times (1) decoding the sampled frames with OpenCV alone, (2) ``preprocess`` with

@@ -1,0 +1,127 @@
+"""OULU-NPU made of synthetic faces: generated on first use, then read like a real copy.
+
+:class:`SyntheticOULUNPUDataModule` is :class:`~mtfas.datamodules.OULUNPUDataModule`
+whose ``prepare_data`` first writes a small synthetic release in OULU-NPU's exact layout
+(:func:`mtfas.synthetic.layouts.write_oulu_npu`) at ``root`` when it is not there yet,
+then preprocesses it like any copy (eye-position files, crop cache). It runs the whole
+real-data path (videos on disk, protocol files, preprocessing, cache) without the licensed
+dataset, which makes it the project demo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from mtfas.datamodules.oulu_npu import OULUNPUDataModule
+from mtfas.datamodules.video import default_cache_base
+from mtfas.errors import DatasetNotFoundError
+from mtfas.synthetic.layouts import is_complete, users_by_split, write_oulu_npu
+from mtfas.synthetic.layouts.oulu_npu import LAYOUT
+
+
+class SyntheticOULUNPUDataModule(OULUNPUDataModule):
+    """A synthetic OULU-NPU release, generated at ``root`` on first use.
+
+    Args:
+        root: Folder of the release. Default: ``<cache base>/synthetic/oulu-npu-<hash of
+            the release settings>`` (cache base as in :mod:`mtfas.datamodules.video`), so
+            other settings give another folder.
+        protocol: OULU-NPU protocol 1-4.
+        fold: Fold 1-6 of protocols 3 and 4; with fewer phones only the folds of the
+            included phones exist.
+        phones: Phones (synthetic capture devices) 1-6 to film with.
+        sessions: Sessions (lightings) 1-3. Protocols 1 and 4 test on session 3.
+        users_per_split: Users in train, dev and test (the first of each official range).
+        video_frames: Frames per rendered video.
+        video_size: Side of the rendered frames.
+        data_seed: Seed of the generator.
+        generate_workers: Rendering processes (0: this process).
+        crop_size: Side of the cached face crops.
+        n_frames: Frames sampled per video (evenly spaced).
+        image_size: Network input side.
+        **kwargs: Other :class:`~mtfas.datamodules.OULUNPUDataModule` arguments.
+    """
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        protocol: int = 1,
+        fold: int | None = None,
+        phones: Sequence[int] = (1, 2),
+        sessions: Sequence[int] = (1, 2, 3),
+        users_per_split: Sequence[int] = (8, 4, 4),
+        video_frames: int = 4,
+        video_size: int = 128,
+        data_seed: int = 0,
+        generate_workers: int = 0,
+        crop_size: int = 64,
+        n_frames: int = 4,
+        image_size: int = 64,
+        **kwargs,
+    ) -> None:
+        self.release_args = {
+            "phones": sorted(int(p) for p in phones),
+            "sessions": sorted(int(s) for s in sessions),
+            "users_per_split": [int(n) for n in users_per_split],
+            "n_frames": int(video_frames),
+            "size": int(video_size),
+            "seed": int(data_seed),
+        }
+        users_by_split(self.release_args["users_per_split"])  # validates the counts now
+        self.generate_workers = generate_workers
+        if root is None:
+            text = json.dumps(self.release_args, sort_keys=True)
+            digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+            root = default_cache_base() / "synthetic" / f"{LAYOUT}-{digest}"
+        super().__init__(
+            root,
+            protocol=protocol,
+            fold=fold,
+            crop_size=crop_size,
+            n_frames=n_frames,
+            image_size=image_size,
+            **kwargs,
+        )
+
+    def _release_settings(self) -> dict:
+        args = self.release_args
+        return {
+            "phones": args["phones"],
+            "sessions": args["sessions"],
+            "users": users_by_split(args["users_per_split"]),
+            "n_frames": args["n_frames"],
+            "size": args["size"],
+            "seed": args["seed"],
+            "fps": 25.0,
+        }
+
+    def check_root(self) -> None:
+        """Check that the release was generated (by ``prepare_data``).
+
+        Raises:
+            DatasetNotFoundError: If ``root`` holds no complete release of these settings.
+        """
+        if not is_complete(self.root, LAYOUT, self._release_settings()):
+            raise DatasetNotFoundError(
+                f"no complete synthetic OULU-NPU release of these settings at {self.root}; "
+                "call prepare_data() to generate it (Lightning's Trainer does)"
+            )
+        super().check_root()
+
+    def prepare_data(self) -> None:
+        """Generate the release at ``root`` if needed, then preprocess it."""
+        release = write_oulu_npu(
+            self.root,
+            workers=self.generate_workers,
+            progress=self.progress,
+            **self.release_args,
+        )
+        state = "generated" if release.n_written else "reused"
+        print(
+            f"synthetic OULU-NPU release at {release.root}: {release.n_videos} videos "
+            f"({state}; codec {release.fourcc})"
+        )
+        super().prepare_data()

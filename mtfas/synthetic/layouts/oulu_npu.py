@@ -1,0 +1,191 @@
+"""The synthetic benchmark written as an OULU-NPU release (same names, files and protocols).
+
+Mapping: OULU phone ``p`` is synthetic capture device ``p - 1``, session ``s`` is
+synthetic session (lighting) ``s - 1``, user ``u`` is synthetic subject ``u`` and File
+``f`` is species ``PAI_NAMES[f - 1]`` (1 live, 2/3 print1/print2, 4/5 replay1/replay2).
+Each video ``<Split>_files/Phone_Session_User_File.avi`` has a sibling ``.txt`` with one
+line ``frame,x1,y1,x2,y2`` per frame (eye centres in pixels, frames numbered from 0, the
+default of :class:`~mtfas.preprocessing.EyePositionFile`), and ``Protocols/`` holds the
+four protocols built by the official rules
+(:func:`mtfas.benchmarks.oulu_npu.oulu_npu_protocols`, pure: no video needed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mtfas.benchmarks.oulu_npu import (
+    OFFICIAL_USERS,
+    PHONES,
+    SESSIONS,
+    SPLIT_FOLDERS,
+    SPLIT_ORDER,
+    OULUName,
+    oulu_npu_protocols,
+    oulu_npu_videos,
+)
+from mtfas.errors import ConfigError
+from mtfas.synthetic import render_capture
+from mtfas.synthetic.layouts.codec import Codec, video_codec, write_video
+from mtfas.synthetic.layouts.release import (
+    SyntheticRelease,
+    as_sorted_ints,
+    claim_folder,
+    is_complete,
+    run_jobs,
+    write_marker,
+    write_text,
+)
+
+LAYOUT = "oulu-npu"
+
+
+def users_by_split(users_per_split: int | Sequence[int] | None = None) -> dict[str, list[int]]:
+    """The users of each split: the first ``n`` of the official ranges.
+
+    Args:
+        users_per_split: None for all (20 / 15 / 20), one count for every split, or three
+            counts (train, dev, test).
+
+    Returns:
+        ``{"train": [...], "dev": [...], "test": [...]}``.
+
+    Raises:
+        ConfigError: If a count is not in ``1..`` the official number of users.
+    """
+    if users_per_split is None:
+        return {split: list(OFFICIAL_USERS[split]) for split in SPLIT_ORDER}
+    if isinstance(users_per_split, int):
+        counts = [users_per_split] * 3
+    elif isinstance(users_per_split, Sequence) and not isinstance(users_per_split, str):
+        counts = list(users_per_split)
+    else:
+        counts = [users_per_split]
+    if len(counts) != 3:
+        raise ConfigError(
+            f"users_per_split must be one count or three (train, dev, test), got {counts}"
+        )
+    users = {}
+    for split, count in zip(SPLIT_ORDER, counts, strict=True):
+        official = OFFICIAL_USERS[split]
+        if not isinstance(count, int) or not 1 <= count <= len(official):
+            raise ConfigError(
+                f"users_per_split for {split} must be an integer in 1..{len(official)} "
+                f"(OULU-NPU has users {official.start}-{official.stop - 1} there), got {count!r}"
+            )
+        users[split] = list(official)[:count]
+    return users
+
+
+@dataclass(frozen=True)
+class _RenderJob:
+    path: str
+    name: OULUName
+    n_frames: int
+    size: int
+    seed: int
+    codec: Codec
+    fps: float
+
+
+def _render(job: _RenderJob) -> None:
+    """Render one capture and write its video and eye-position file."""
+    name = job.name
+    capture = render_capture(
+        name.user,
+        name.file - 1,
+        device=name.phone - 1,
+        session=name.session - 1,
+        n_frames=job.n_frames,
+        size=job.size,
+        seed=job.seed,
+    )
+    path = Path(job.path)
+    write_video(path, capture.frames, job.codec, job.fps)
+    lines = [
+        ",".join([str(t), *(str(round(float(v))) for v in eyes)])
+        for t, eyes in enumerate(capture.eyes)
+    ]
+    write_text(path.with_suffix(".txt"), "\n".join(lines) + "\n")
+
+
+def write_oulu_npu(
+    out: str | Path,
+    *,
+    phones: Sequence[int] = PHONES,
+    sessions: Sequence[int] = SESSIONS,
+    users_per_split: int | Sequence[int] | None = None,
+    n_frames: int = 5,
+    size: int = 128,
+    seed: int = 0,
+    fps: float = 25.0,
+    fourcc: str = "FFV1",
+    workers: int = 0,
+    progress: bool = False,
+) -> SyntheticRelease:
+    """Render the synthetic benchmark as a release in OULU-NPU's exact layout.
+
+    With the defaults this is a full-size release (4950 videos); the knobs make it tiny.
+    Resumable: calling again with the same settings finishes an interrupted release and
+    returns at once when it is complete.
+
+    Args:
+        out: Release folder (created; must be absent, empty or an earlier release of the
+            same settings).
+        phones: Phones 1-6 to film with (distinct synthetic capture devices).
+        sessions: Sessions 1-3 (distinct lightings).
+        users_per_split: Users per split, the first ones of each official range (see
+            :func:`users_by_split`); None for all 55.
+        n_frames: Frames per video.
+        size: Side of the square frames in pixels (32-1024).
+        seed: Seed of the generator.
+        fps: Frame rate stored in the videos.
+        fourcc: Preferred codec (lossless FFV1; MJPG at the highest quality with a
+            warning if this OpenCV cannot round-trip it).
+        workers: Rendering processes; 0 renders in this process.
+        progress: Show a progress bar.
+
+    Returns:
+        What was written.
+
+    Raises:
+        ConfigError: If a knob is out of range or ``out`` holds something else.
+    """
+    root = Path(out).expanduser()
+    users = users_by_split(users_per_split)
+    phones = as_sorted_ints("phones", phones, PHONES)
+    sessions = as_sorted_ints("sessions", sessions, SESSIONS)
+    if not isinstance(n_frames, int) or n_frames < 1:
+        raise ConfigError(f"n_frames must be an integer >= 1, got {n_frames!r}")
+    if not isinstance(size, int) or not 32 <= size <= 1024:
+        raise ConfigError(f"size must be an integer in 32..1024, got {size!r}")
+    settings = {
+        "phones": phones,
+        "sessions": sessions,
+        "users": users,
+        "n_frames": n_frames,
+        "size": size,
+        "seed": int(seed),
+        "fps": float(fps),
+    }
+    videos = oulu_npu_videos(phones, sessions, users)
+    lists = oulu_npu_protocols(phones, sessions, users)
+    codec = video_codec(fourcc)
+    if is_complete(root, LAYOUT, settings):
+        return SyntheticRelease(root, LAYOUT, len(videos), 0, codec.fourcc, codec.lossless,
+                                settings, sorted(lists))
+    claim_folder(root, LAYOUT, settings)
+    jobs = []
+    for split, name in videos:
+        path = root / SPLIT_FOLDERS[split] / f"{name}.avi"
+        if not (path.is_file() and path.with_suffix(".txt").is_file()):
+            jobs.append(_RenderJob(str(path), name, n_frames, size, int(seed), codec, fps))
+    run_jobs(_render, jobs, workers, progress, desc="synthetic OULU-NPU")
+    for relative, lines in lists.items():
+        write_text(root / relative, "".join(f"{line}\n" for line in lines))
+    write_marker(root, LAYOUT, settings, complete=True, fourcc=codec.fourcc,
+                 lossless=codec.lossless, n_videos=len(videos))
+    return SyntheticRelease(root, LAYOUT, len(videos), len(jobs), codec.fourcc,
+                            codec.lossless, settings, sorted(lists))

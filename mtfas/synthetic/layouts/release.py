@@ -1,0 +1,171 @@
+"""What every synthetic release writer shares: the marker file, resuming, parallel jobs.
+
+A release folder holds a marker ``mtfas_synthetic.json`` with the layout, the settings
+it was made with and whether it is complete. Writers refuse to write into a non-empty
+folder without a marker (it may be a user's real dataset) or with a marker of other
+settings; with a marker of the same settings they resume, skipping the videos already
+written.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tqdm.auto import tqdm
+
+from mtfas.errors import ConfigError
+
+MARKER_FILE = "mtfas_synthetic.json"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SyntheticRelease:
+    """A synthetic release written by a layout writer.
+
+    Attributes:
+        root: The release folder.
+        layout: Name of the layout (a key of ``LAYOUTS``).
+        n_videos: Videos in the release.
+        n_written: Videos rendered by this call (the others were there already).
+        fourcc: Codec of the videos.
+        lossless: Whether that codec is lossless.
+        settings: The writer's settings, as stored in the marker.
+        protocol_files: Paths (relative to ``root``) of the protocol files written.
+    """
+
+    root: Path
+    layout: str
+    n_videos: int
+    n_written: int
+    fourcc: str
+    lossless: bool
+    settings: dict[str, Any]
+    protocol_files: list[str] = field(default_factory=list)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_marker(root: Path) -> dict[str, Any] | None:
+    """The marker of a release folder, or None if there is none."""
+    path = Path(root) / MARKER_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}); delete the folder") from exc
+
+
+def is_complete(root: str | Path, layout: str, settings: dict[str, Any]) -> bool:
+    """Whether ``root`` holds a complete release of ``layout`` made with ``settings``."""
+    marker = read_marker(Path(root))
+    return bool(
+        marker
+        and marker.get("complete")
+        and marker.get("layout") == layout
+        and marker.get("settings") == settings
+    )
+
+
+def claim_folder(root: Path, layout: str, settings: dict[str, Any]) -> None:
+    """Make ``root`` a release folder of ``layout`` with ``settings`` (or resume one).
+
+    Raises:
+        ConfigError: If ``root`` is a file, a non-empty folder without a marker, or a
+            release of another layout or other settings.
+    """
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{root} is a file; the synthetic release needs a folder")
+    marker = read_marker(root)
+    if marker is None:
+        if root.is_dir() and any(root.iterdir()):
+            raise ConfigError(
+                f"{root} is not empty and holds no {MARKER_FILE}: refusing to write a "
+                "synthetic release into it (it may be a real dataset). Choose a new folder."
+            )
+    elif marker.get("layout") != layout or marker.get("settings") != settings:
+        raise ConfigError(
+            f"{root} holds a synthetic {marker.get('layout')} release made with other "
+            f"settings ({marker.get('settings')}, asked {settings}); delete the folder or "
+            "choose another one"
+        )
+    write_marker(root, layout, settings, complete=False)
+
+
+def write_marker(root: Path, layout: str, settings: dict[str, Any], complete: bool,
+                 **extra: Any) -> None:
+    """Write the marker of a release folder."""
+    payload = {"layout": layout, "settings": settings, "complete": complete, **extra}
+    write_text(Path(root) / MARKER_FILE, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def run_jobs(function: Callable[[T], object], jobs: Sequence[T], workers: int,
+             progress: bool, desc: str) -> None:
+    """Call ``function`` on every job, in this process or in ``workers`` processes.
+
+    Args:
+        function: A module-level (picklable) function.
+        jobs: Its arguments, one per call (picklable).
+        workers: 0 runs in this process.
+        progress: Show a progress bar.
+        desc: Label of the progress bar.
+
+    Raises:
+        ConfigError: If ``workers`` is negative.
+    """
+    if workers < 0:
+        raise ConfigError(f"workers must be >= 0, got {workers}")
+    bar = tqdm(total=len(jobs), desc=desc, unit="video", disable=not progress,
+               dynamic_ncols=True)
+    try:
+        if workers == 0 or len(jobs) <= 1:
+            for job in jobs:
+                function(job)
+                bar.update(1)
+            return
+        methods = multiprocessing.get_all_start_methods()
+        method = "forkserver" if "forkserver" in methods else "spawn"
+        context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            # The server imports only the rendering code, not the caller's main module.
+            context.set_forkserver_preload([function.__module__])
+        chunk = max(1, len(jobs) // (8 * workers))
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
+                                 mp_context=context) as pool:
+            for _ in pool.map(function, jobs, chunksize=chunk):
+                bar.update(1)
+    finally:
+        bar.close()
+
+
+def as_sorted_ints(name: str, values: Iterable[int], allowed: Iterable[int]) -> list[int]:
+    """Validate a selection of ids: non-empty, unique, within ``allowed``; sorted.
+
+    Raises:
+        ConfigError: Naming the knob and the allowed values.
+    """
+    allowed = list(allowed)
+    try:
+        chosen = [int(v) for v in values]
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be integers among {allowed}, got {values!r}") from exc
+    if not chosen or len(set(chosen)) != len(chosen) or not set(chosen) <= set(allowed):
+        raise ConfigError(
+            f"{name} must be a non-empty selection without repeats of {allowed}, got {chosen}"
+        )
+    return sorted(chosen)

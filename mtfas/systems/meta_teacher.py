@@ -31,7 +31,7 @@ The teacher's statistics are updated by each of its train-mode forwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import torch
@@ -40,7 +40,7 @@ from torch import Tensor, nn
 
 from mtfas.errors import ConfigError
 from mtfas.models import DepthNet, TeacherNet
-from mtfas.systems.base import FASSystem, ThresholdMethod
+from mtfas.systems.base import FASSystem
 from mtfas.systems.distributed import average_gradients, no_ddp_sync
 from mtfas.systems.inner_loop import make_inner_loop
 from mtfas.systems.losses import (
@@ -88,12 +88,9 @@ class MetaTeacherSystem(FASSystem):
         backend: Inner-loop backend: ``"higher"`` or ``"torch.func"`` (same gradients).
         student_optimizer: Optimiser factory for the student (default Adam, lr 1e-3).
         teacher_optimizer: Optimiser factory for the teacher (default Adam, lr 1e-3).
-        pai_names: See :class:`FASSystem`.
-        threshold_method: See :class:`FASSystem`.
-        threshold_target: See :class:`FASSystem`.
-        video_level: See :class:`FASSystem`.
-        max_consecutive_nonfinite: See :class:`FASSystem`.
-        print_test_report: See :class:`FASSystem`.
+        **kwargs: Evaluation settings of :class:`FASSystem` (``pai_names``,
+            ``threshold_method``, ``threshold_target``, ``video_level``,
+            ``max_consecutive_nonfinite``, ``print_test_report``).
     """
 
     def __init__(
@@ -109,21 +106,9 @@ class MetaTeacherSystem(FASSystem):
         backend: Literal["higher", "torch.func"] = "higher",
         student_optimizer: OptimizerCallable = torch.optim.Adam,
         teacher_optimizer: OptimizerCallable = torch.optim.Adam,
-        pai_names: Sequence[str] | None = None,
-        threshold_method: ThresholdMethod = "eer",
-        threshold_target: float | None = None,
-        video_level: bool = True,
-        max_consecutive_nonfinite: int = 5,
-        print_test_report: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            pai_names=pai_names,
-            threshold_method=threshold_method,
-            threshold_target=threshold_target,
-            video_level=video_level,
-            max_consecutive_nonfinite=max_consecutive_nonfinite,
-            print_test_report=print_test_report,
-        )
+        super().__init__(**kwargs)
         if student_update not in ("reuse", "recompute"):
             raise ConfigError(
                 f"student_update must be 'reuse' or 'recompute', got {student_update!r}."

@@ -12,7 +12,6 @@ MT-FAS sees (MT-FAS uses those labels through its teacher).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
@@ -21,7 +20,7 @@ from torch import Tensor, nn
 
 from mtfas.errors import ConfigError
 from mtfas.models import DepthNet
-from mtfas.systems.base import FASSystem, ThresholdMethod
+from mtfas.systems.base import FASSystem
 from mtfas.systems.losses import binary_map_target, map_mean_bce, teaching_loss
 
 SupervisedLoss = Literal["binary_map", "map_mean_bce"]
@@ -48,12 +47,9 @@ class SupervisedSystem(FASSystem):
         loss: ``"binary_map"`` (ZeroMap/OneMap, MSE) or ``"map_mean_bce"``.
         use_meta_val: Also train on the meta-validation slice of the training data.
         optimizer: Optimiser factory (default Adam, lr 1e-3).
-        pai_names: See :class:`FASSystem`.
-        threshold_method: See :class:`FASSystem`.
-        threshold_target: See :class:`FASSystem`.
-        video_level: See :class:`FASSystem`.
-        max_consecutive_nonfinite: See :class:`FASSystem`.
-        print_test_report: See :class:`FASSystem`.
+        **kwargs: Evaluation settings of :class:`FASSystem` (``pai_names``,
+            ``threshold_method``, ``threshold_target``, ``video_level``,
+            ``max_consecutive_nonfinite``, ``print_test_report``).
     """
 
     def __init__(
@@ -62,21 +58,9 @@ class SupervisedSystem(FASSystem):
         loss: SupervisedLoss = "binary_map",
         use_meta_val: bool = True,
         optimizer: OptimizerCallable = torch.optim.Adam,
-        pai_names: Sequence[str] | None = None,
-        threshold_method: ThresholdMethod = "eer",
-        threshold_target: float | None = None,
-        video_level: bool = True,
-        max_consecutive_nonfinite: int = 5,
-        print_test_report: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            pai_names=pai_names,
-            threshold_method=threshold_method,
-            threshold_target=threshold_target,
-            video_level=video_level,
-            max_consecutive_nonfinite=max_consecutive_nonfinite,
-            print_test_report=print_test_report,
-        )
+        super().__init__(**kwargs)
         if loss not in ("binary_map", "map_mean_bce"):
             raise ConfigError(f"loss must be 'binary_map' or 'map_mean_bce', got {loss!r}.")
         self.save_hyperparameters(ignore=["student"])

@@ -13,7 +13,6 @@ meta-validation slice too, so it sees the same labelled images as MT-FAS's teach
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -21,7 +20,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
 from mtfas.models import DepthNet, TeacherNet
-from mtfas.systems.base import FASSystem, ThresholdMethod
+from mtfas.systems.base import FASSystem
 from mtfas.systems.losses import pixel_bce, supervision_target, teaching_loss
 from mtfas.systems.supervised import training_images
 
@@ -35,12 +34,9 @@ class TeacherStudentSystem(FASSystem):
         use_meta_val: Also train the teacher on the meta-validation slice.
         student_optimizer: Optimiser factory for the student (default Adam, lr 1e-3).
         teacher_optimizer: Optimiser factory for the teacher (default Adam, lr 1e-3).
-        pai_names: See :class:`FASSystem`.
-        threshold_method: See :class:`FASSystem`.
-        threshold_target: See :class:`FASSystem`.
-        video_level: See :class:`FASSystem`.
-        max_consecutive_nonfinite: See :class:`FASSystem`.
-        print_test_report: See :class:`FASSystem`.
+        **kwargs: Evaluation settings of :class:`FASSystem` (``pai_names``,
+            ``threshold_method``, ``threshold_target``, ``video_level``,
+            ``max_consecutive_nonfinite``, ``print_test_report``).
     """
 
     def __init__(
@@ -50,21 +46,9 @@ class TeacherStudentSystem(FASSystem):
         use_meta_val: bool = True,
         student_optimizer: OptimizerCallable = torch.optim.Adam,
         teacher_optimizer: OptimizerCallable = torch.optim.Adam,
-        pai_names: Sequence[str] | None = None,
-        threshold_method: ThresholdMethod = "eer",
-        threshold_target: float | None = None,
-        video_level: bool = True,
-        max_consecutive_nonfinite: int = 5,
-        print_test_report: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            pai_names=pai_names,
-            threshold_method=threshold_method,
-            threshold_target=threshold_target,
-            video_level=video_level,
-            max_consecutive_nonfinite=max_consecutive_nonfinite,
-            print_test_report=print_test_report,
-        )
+        super().__init__(**kwargs)
         self.save_hyperparameters(ignore=["student", "teacher"])
         self.student = student if student is not None else DepthNet()
         self.teacher = teacher if teacher is not None else TeacherNet()

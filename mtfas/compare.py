@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from mtfas.errors import ConfigError
-from mtfas.folds import FitRunner, fit_in_process
+from mtfas.folds import FitRunner, fit_in_process, write_tables
 
 #: Model overrides (LightningCLI arguments) of each method.
 METHODS: dict[str, list[str]] = {
@@ -106,13 +106,7 @@ def run_compare(
             )
     runs = pd.DataFrame(rows)
     summary = summarise(runs)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    runs.to_csv(out / "compare.csv", index=False)
-    markdown = to_markdown(summary, title)
-    (out / "compare.md").write_text(markdown, encoding="utf-8")
-    print(markdown)
-    print(f"Wrote {out / 'compare.csv'} and {out / 'compare.md'}")
+    write_tables(out_dir, "compare", runs, to_markdown(summary, title))
     return summary
 
 

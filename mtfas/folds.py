@@ -138,14 +138,18 @@ def run_folds(
         reports = runner([*fit_args, "--data.init_args.fold", str(fold)])
         rows.append(fold_row(fold, reports))
     table = summarise(rows)
+    write_tables(out_dir, "folds", table, to_markdown(table, title))
+    return table
+
+
+def write_tables(out_dir: str | Path, stem: str, table: pd.DataFrame, markdown: str) -> None:
+    """Write ``<stem>.csv`` and ``<stem>.md`` to ``out_dir`` (created) and print the markdown."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "folds.csv", index=False)
-    markdown = to_markdown(table, title)
-    (out / "folds.md").write_text(markdown, encoding="utf-8")
+    table.to_csv(out / f"{stem}.csv", index=False)
+    (out / f"{stem}.md").write_text(markdown, encoding="utf-8")
     print(markdown)
-    print(f"Wrote {out / 'folds.csv'} and {out / 'folds.md'}")
-    return table
+    print(f"Wrote {out / f'{stem}.csv'} and {out / f'{stem}.md'}")
 
 
 def folds_main(argv: Sequence[str]) -> int:

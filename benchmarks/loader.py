@@ -1,10 +1,13 @@
 """Crop-loader throughput from the cache at 256x256 (target: at least 5,000 images/s).
 
 Builds a crop cache of synthetic 256x256 crops (written directly as the cache's per-video
-arrays through ``preprocess`` on tiny generated videos would take longer than the
-measurement), then iterates the evaluation ``DataLoader`` of the shared frame dataset
-(cache read, resize check, normalisation to a float tensor, collation) with 0, 1 and 2
-workers, and the training loader (with augmentation) for reference.
+arrays: going through ``preprocess`` on generated videos would take longer than the
+measurement), then iterates the evaluation ``DataLoader`` of the shared frame dataset as
+the data modules build it (cache read, uint8 batches collated channels-last; the system
+normalises them on the device) with 0, 1 and 2 workers (persistent; one warm-up epoch,
+then one timed epoch). For reference it also times float32 batches normalised on the CPU
+(``uint8_batches=False``, the only path of earlier versions) and the augmented training
+loader.
 
     python benchmarks/loader.py --videos 200 --frames 25 --batch 64
 """
@@ -20,18 +23,21 @@ import numpy as np
 import pandas as pd
 from torch.utils.data import DataLoader
 
-from mtfas.datamodules.dataset import FrameDataset
+from mtfas.datamodules.dataset import FrameDataset, collate_frames
 from mtfas.datamodules.transforms import eval_transform, train_transform
 
 
 class NpyStore:
-    """Per-video ``.npy`` crops opened as memory maps, as the crop cache stores them."""
+    """Per-video ``.npy`` crops opened once as memory maps, as the crop cache does."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.arrays: dict[str, np.ndarray] = {}
 
     def frames(self, video: str) -> np.ndarray:
-        return np.load(self.folder / f"{video}.npy", mmap_mode="r")
+        if video not in self.arrays:
+            self.arrays[video] = np.load(self.folder / f"{video}.npy", mmap_mode="r")
+        return self.arrays[video]
 
 
 def main() -> None:
@@ -56,12 +62,19 @@ def main() -> None:
         n = args.videos * args.frames
         print(f"{n:,} crops of {args.size}x{args.size}, batch {args.batch}")
         results = {}
-        for name, transform in (("eval", eval_transform(args.size)),
-                                ("train (augmented)", train_transform(args.size))):
-            dataset = FrameDataset(table, NpyStore(folder), names, transform)
+        variants = (
+            ("eval", eval_transform(args.size), True),
+            ("eval, float32", eval_transform(args.size), False),
+            ("train (augmented)", train_transform(args.size), True),
+        )
+        for name, transform, uint8 in variants:
+            dataset = FrameDataset(table, NpyStore(folder), names, transform, uint8=uint8)
             for workers in (0, 1, 2):
                 loader = DataLoader(dataset, batch_size=args.batch, shuffle=True,
-                                    num_workers=workers)
+                                    num_workers=workers, collate_fn=collate_frames,
+                                    persistent_workers=workers > 0)
+                for _ in loader:  # warm-up epoch: worker start, page cache
+                    pass
                 start = time.perf_counter()
                 seen = sum(len(batch["image"]) for batch in loader)
                 rate = seen / (time.perf_counter() - start)

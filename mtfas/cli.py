@@ -77,6 +77,9 @@ def synth_main(argv: Sequence[str]) -> int:
                          help="oulu-npu: sessions 1-3 to include (default all).")
     release.add_argument("--users", type=int, nargs="+", default=None,
                          help="oulu-npu: first N users of every split, or N_TRAIN N_DEV N_TEST.")
+    release.add_argument("--subjects", type=int, nargs="+", default=None,
+                         help="siw, replay-attack, casia-fasd, msu-mfsd: first N subjects "
+                         "(clients) of every split, or one count per split.")
     release.add_argument("--workers", type=int, default=0, help="Rendering processes.")
     args = parser.parse_args(list(argv))
     if args.layout == "grid":
@@ -92,6 +95,8 @@ def synth_main(argv: Sequence[str]) -> int:
         "sessions": args.sessions,
         "users_per_split": (args.users[0] if args.users and len(args.users) == 1
                             else args.users),
+        "subjects_per_split": (args.subjects[0] if args.subjects and len(args.subjects) == 1
+                               else args.subjects),
     }
     accepted = inspect.signature(writer).parameters
     unknown = [k for k, v in knobs.items() if v is not None and k not in accepted]

@@ -36,3 +36,116 @@ def oulu_release(tmp_path_factory):
 def oulu_cache(tmp_path_factory):
     """Crop-cache folder shared by the data modules over ``oulu_release``."""
     return tmp_path_factory.mktemp("oulu_cache")
+
+
+# --------------------------------------------------------------------------- SiW
+# A tiny synthetic SiW release: 4 train + 2 test subjects x 1 sensor x (2 live sessions +
+# 2 print + 4 replay media in 1 session) = 48 videos of 4 frames, 64 px.
+SIW_RELEASE = {
+    "subjects_per_split": (4, 2),
+    "sensors": [1],
+    "live_sessions": [1, 2],
+    "attack_sessions": [1],
+    "n_frames": 4,
+    "size": 64,
+    "seed": 0,
+}
+#: Crop settings every SiW test uses (protocol 1 keeps the first 2 frames of training
+#: videos, so that the restriction shows with 4-frame videos).
+SIW_CROPS = {"crop_size": 32, "n_frames": 3, "preprocess_workers": 0, "progress": False,
+             "train_frames": 2, "dev_fraction": 0.25}
+
+
+@pytest.fixture(scope="session")
+def siw_release(tmp_path_factory):
+    """Root of the tiny synthetic SiW release (read only)."""
+    from mtfas.synthetic.layouts import write_siw
+
+    return write_siw(tmp_path_factory.mktemp("siw") / "SiW", **SIW_RELEASE).root
+
+
+@pytest.fixture(scope="session")
+def siw_cache(tmp_path_factory):
+    """Crop-cache folder shared by the data modules over ``siw_release``."""
+    return tmp_path_factory.mktemp("siw_cache")
+
+
+# --------------------------------------------------------------------------- Replay-Attack
+# A tiny synthetic Replay-Attack release: 2 + 1 + 1 clients x 2 lightings x (1 live take +
+# 2 supports x 5 attack sources) = 88 videos of 4 frames, 64 px; frame 0 of every
+# face-location file is a zero box; 3 x 2 enrolment videos besides.
+REPLAY_RELEASE = {
+    "subjects_per_split": (2, 1, 1),
+    "takes": [1],
+    "zero_box_frames": [0],
+    "enroll_clients": 1,
+    "n_frames": 4,
+    "size": 64,
+    "seed": 0,
+}
+#: Crop settings every Replay-Attack test uses (3 of 4 frames: 0, 2, 3).
+REPLAY_CROPS = {"crop_size": 32, "n_frames": 3, "preprocess_workers": 0, "progress": False}
+
+
+@pytest.fixture(scope="session")
+def replay_release(tmp_path_factory):
+    """Root of the tiny synthetic Replay-Attack release (read only)."""
+    from mtfas.synthetic.layouts import write_replay_attack
+
+    root = tmp_path_factory.mktemp("replay") / "replayattack"
+    return write_replay_attack(root, **REPLAY_RELEASE).root
+
+
+@pytest.fixture(scope="session")
+def replay_cache(tmp_path_factory):
+    """Crop-cache folder shared by the data modules over ``replay_release``."""
+    return tmp_path_factory.mktemp("replay_cache")
+
+
+# --------------------------------------------------------------------------- CASIA-FASD, MSU-MFSD
+# Tiny synthetic releases of the two benchmarks without face annotations: CASIA-FASD with
+# 4 train + 2 test subjects x 12 files = 72 videos; MSU-MFSD with 4 train + 2 test clients
+# x 8 videos = 48 (Android videos sideways with rotation metadata), and the same MSU release
+# stored sideways without metadata (48). 3 frames of 64 px each. Tests read the
+# generator's true boxes (<release>/mtfas_face_boxes): dlib finds no face at 64 px.
+CASIA_RELEASE = {"subjects_per_split": [4, 2], "n_frames": 3, "size": 64, "seed": 0}
+MSU_RELEASE = {"subjects_per_split": [4, 2], "n_frames": 3, "size": 64, "seed": 0}
+#: Crop settings of the CASIA-FASD and MSU-MFSD tests (one cache per release).
+DETECTED_CROPS = {"crop_size": 32, "n_frames": 3, "preprocess_workers": 0, "progress": False}
+
+
+@pytest.fixture(scope="session")
+def casia_release(tmp_path_factory):
+    """Root of the tiny synthetic CASIA-FASD release (read only)."""
+    from mtfas.synthetic.layouts import write_casia_fasd
+
+    return write_casia_fasd(tmp_path_factory.mktemp("casia") / "CASIA-FASD", **CASIA_RELEASE).root
+
+
+@pytest.fixture(scope="session")
+def msu_release(tmp_path_factory):
+    """Root of the tiny synthetic MSU-MFSD release, sideways phone videos with metadata."""
+    from mtfas.synthetic.layouts import write_msu_mfsd
+
+    return write_msu_mfsd(tmp_path_factory.mktemp("msu") / "MSU-MFSD", **MSU_RELEASE).root
+
+
+@pytest.fixture(scope="session")
+def msu_bare_release(tmp_path_factory):
+    """The same MSU-MFSD release with the phone videos sideways and no rotation metadata."""
+    from mtfas.synthetic.layouts import write_msu_mfsd
+
+    folder = tmp_path_factory.mktemp("msu_bare") / "MSU-MFSD"
+    return write_msu_mfsd(folder, sideways="bare", **MSU_RELEASE).root
+
+
+@pytest.fixture(scope="session")
+def casia_cache(tmp_path_factory):
+    """Crop-cache folder of the data modules over ``casia_release``."""
+    return tmp_path_factory.mktemp("casia_cache")
+
+
+@pytest.fixture(scope="session")
+def msu_cache(tmp_path_factory):
+    """Crop-cache folder of the data modules over ``msu_release``."""
+    return tmp_path_factory.mktemp("msu_cache")

@@ -79,3 +79,12 @@ class TinyTeacher(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.conv2(torch.tanh(self.conv1(x))))
+
+
+def dataset_images(dm, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images of a split, normalised to [-1, 1] as a system sees them, and their labels."""
+    from mtfas.datamodules.dataset import normalise
+
+    items = [dm.datasets[split][i] for i in range(len(dm.datasets[split]))]
+    images = normalise(torch.stack([it["image"] for it in items]))
+    return images, torch.tensor([it["label"] for it in items])

@@ -97,3 +97,48 @@ def test_shipped_oulu_configs_parse(protocol, capsys):
     assert data["init_args"]["protocol"] == protocol
     assert data["init_args"]["crop_size"] == data["init_args"]["image_size"] == 256
     assert printed["model"]["init_args"]["student"]["init_args"]["width_mult"] == 1.0
+
+
+def _config(tmp_path, class_path, **init_args):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"data": {"class_path": class_path, "init_args": init_args}}))
+    return str(path)
+
+
+def test_the_data_module_declares_its_folds(tmp_path):
+    from mtfas.folds import plan_folds
+
+    oulu = "mtfas.datamodules.OULUNPUDataModule"
+    assert plan_folds(_config(tmp_path, oulu, protocol=3), []) == ("fold", [1, 2, 3, 4, 5, 6])
+    # Command-line overrides of the protocol count, in both spellings.
+    config = _config(tmp_path, oulu, protocol=1)
+    assert plan_folds(config, ["--data.init_args.protocol", "4"])[1] == [1, 2, 3, 4, 5, 6]
+    assert plan_folds(config, ["--data.init_args.protocol=3"])[0] == "fold"
+    with pytest.raises(ConfigError, match="no folds"):
+        plan_folds(config, [])
+    synthetic = _config(tmp_path, "mtfas.datamodules.SyntheticOULUNPUDataModule",
+                        protocol=4, phones=[2, 5])
+    assert plan_folds(synthetic, []) == ("fold", [2, 5])
+    with pytest.raises(ConfigError, match="cannot import"):
+        plan_folds(_config(tmp_path, "mtfas.datamodules.NoSuchModule"), [])
+
+
+def test_the_fold_key_is_passed_to_fit(tmp_path):
+    calls = []
+
+    def runner(args):
+        calls.append(args[-2:])
+        return {"dev": _report(0, 0), "test": _report(0.1, 0.1)}
+
+    run_folds([], [1, 3], tmp_path, runner=runner, key="subprotocol")
+    assert calls == [["--data.init_args.subprotocol", "1"], ["--data.init_args.subprotocol", "3"]]
+
+
+def test_siw_declares_its_sub_protocols(tmp_path):
+    from mtfas.folds import plan_folds
+
+    siw = "mtfas.datamodules.SiWDataModule"
+    assert plan_folds(_config(tmp_path, siw, protocol=2), []) == ("subprotocol", [1, 2, 3, 4])
+    assert plan_folds(_config(tmp_path, siw, protocol=3), []) == ("subprotocol", [1, 2])
+    with pytest.raises(ConfigError, match="no folds"):
+        plan_folds(_config(tmp_path, siw, protocol=1), [])

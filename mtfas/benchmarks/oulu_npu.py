@@ -52,6 +52,9 @@ PROTOCOLS: tuple[int, ...] = (1, 2, 3, 4)
 #: Protocols with six leave-one-phone-out folds.
 FOLDED_PROTOCOLS: tuple[int, ...] = (3, 4)
 N_FOLDS = 6
+#: Pseudo-protocol of every video of the release, split by folder (Train_files, ...):
+#: how cross-dataset protocols use OULU-NPU as a domain.
+ALL_VIDEOS = "all"
 
 _NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)$")
 _LINE = re.compile(r"^([+-]?\d+)\s*[,;\s]\s*(\S+)$")
@@ -118,15 +121,22 @@ class OULUName:
         return f"{self.label_sign:+d},{self}"
 
 
-def check_protocol(protocol: int, fold: int | None) -> None:
-    """Check a protocol number and fold.
+def check_protocol(protocol: int | str, fold: int | None) -> None:
+    """Check a protocol number (or ``"all"``) and fold.
 
     Raises:
-        ProtocolError: If the protocol is not 1-4, a fold is missing for protocols 3 and
-            4 (1-6 required) or given for protocols 1 and 2.
+        ProtocolError: If the protocol is not 1-4 or ``"all"``, a fold is missing for
+            protocols 3 and 4 (1-6 required) or given for the others.
     """
+    if protocol == ALL_VIDEOS:
+        if fold is not None:
+            raise ProtocolError(f"protocol 'all' has no folds; leave fold unset (got {fold!r})")
+        return
     if protocol not in PROTOCOLS:
-        raise ProtocolError(f"OULU-NPU has protocols 1-4, got protocol={protocol!r}")
+        raise ProtocolError(
+            f"OULU-NPU has protocols 1-4 (or 'all': every video, split by folder, as "
+            f"cross-dataset protocols use it), got protocol={protocol!r}"
+        )
     if protocol in FOLDED_PROTOCOLS:
         if fold is None or fold not in range(1, N_FOLDS + 1):
             raise ProtocolError(

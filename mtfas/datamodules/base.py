@@ -23,7 +23,13 @@ import pandas as pd
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
-from mtfas.datamodules.dataset import LABELS, REQUIRED_COLUMNS, FrameDataset, FrameStore
+from mtfas.datamodules.dataset import (
+    LABELS,
+    REQUIRED_COLUMNS,
+    FrameDataset,
+    FrameStore,
+    collate_frames,
+)
 from mtfas.datamodules.transforms import eval_transform, train_transform
 from mtfas.errors import ConfigError, DatasetError, EmptySplitError
 
@@ -83,6 +89,11 @@ class FASDataModule(LightningDataModule, abc.ABC):
         augment: Augment training crops (see :mod:`mtfas.datamodules.transforms`).
         max_frames_per_video: Train on at most this many frames of each video (the first
             ones); ``None`` uses every stored frame.
+        uint8_batches: Loaders give uint8 images in [0, 255], which the systems normalise
+            to [-1, 1] on the device (a quarter of the bytes to collate and transfer);
+            False gives float32 images in [-1, 1] (for loops outside the systems). The
+            datasets (``self.datasets[split]``) give their items the same way; apply
+            :func:`mtfas.datamodules.dataset.normalise` to images used outside a system.
     """
 
     #: Species names by id; index 0 is ``"live"``. Set by each benchmark.
@@ -99,6 +110,7 @@ class FASDataModule(LightningDataModule, abc.ABC):
         seed: int = 0,
         augment: bool = True,
         max_frames_per_video: int | None = None,
+        uint8_batches: bool = True,
     ) -> None:
         super().__init__()
         if image_size < 8 or image_size % 8:
@@ -117,10 +129,26 @@ class FASDataModule(LightningDataModule, abc.ABC):
         self.seed = seed
         self.augment = augment
         self.max_frames_per_video = max_frames_per_video
+        self.uint8_batches = uint8_batches
         self.datasets: dict[str, FrameDataset] = {}
         self._tables: dict[str, pd.DataFrame] | None = None
 
     # ------------------------------------------------------------ benchmark hooks
+    @classmethod
+    def fold_plan(cls, init_args: dict[str, object]) -> tuple[str, list[int]] | None:
+        """The folds (or sub-protocols) of the protocol ``init_args`` selects, if any.
+
+        ``mtfas folds`` runs one fit per value, passing it as ``--data.init_args.<key>``.
+
+        Args:
+            init_args: The data module's arguments from the config (may be partial).
+
+        Returns:
+            ``(key, values)``, e.g. ``("fold", [1, 2, 3, 4, 5, 6])``, or None when the
+            protocol has no folds (the default).
+        """
+        return None
+
     @abc.abstractmethod
     def video_table(self, split: Split) -> pd.DataFrame:
         """One row per video of ``split`` (``train``, ``dev`` or ``test``).
@@ -139,11 +167,19 @@ class FASDataModule(LightningDataModule, abc.ABC):
         """Validated tables of ``train`` (minus meta-val), ``meta_val``, ``dev`` and ``test``."""
         if self._tables is None:
             tables = {split: self._checked_table(split) for split in SPLITS}
-            train, meta_val = carve_meta_val(tables["train"], self.meta_val_fraction, self.seed)
+            train, meta_val = self.carve_meta_val(tables["train"])
             tables["train"] = train.reset_index(drop=True)
             tables["meta_val"] = meta_val.reset_index(drop=True)
             self._tables = tables
         return self._tables
+
+    def carve_meta_val(self, train: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Split the training table into (train, meta-validation), subject-disjoint.
+
+        The default draws ``meta_val_fraction`` of the training subjects with ``seed``
+        (:func:`carve_meta_val`); a composite of domains overrides it to carve per domain.
+        """
+        return carve_meta_val(train, self.meta_val_fraction, self.seed)
 
     def _checked_table(self, split: Split) -> pd.DataFrame:
         table = self.video_table(split)
@@ -177,14 +213,22 @@ class FASDataModule(LightningDataModule, abc.ABC):
         eval_tf = eval_transform(self.image_size)
         self.datasets = {
             "train": FrameDataset(
-                tables["train"], store, self.pai_names, train_tf, self.max_frames_per_video
+                tables["train"], store, self.pai_names, train_tf, self.max_frames_per_video,
+                uint8=self.uint8_batches,
             ),
-            "dev": FrameDataset(tables["dev"], store, self.pai_names, eval_tf),
-            "test": FrameDataset(tables["test"], store, self.pai_names, eval_tf),
+            "dev": FrameDataset(
+                tables["dev"], store, self.pai_names, eval_tf,
+                uint8=self.uint8_batches,
+            ),
+            "test": FrameDataset(
+                tables["test"], store, self.pai_names, eval_tf,
+                uint8=self.uint8_batches,
+            ),
         }
         if len(tables["meta_val"]):
             self.datasets["meta_val"] = FrameDataset(
-                tables["meta_val"], store, self.pai_names, train_tf, self.max_frames_per_video
+                tables["meta_val"], store, self.pai_names, train_tf, self.max_frames_per_video,
+                uint8=self.uint8_batches,
             )
         for split, dataset in self.datasets.items():
             if len(dataset) == 0:
@@ -210,6 +254,7 @@ class FASDataModule(LightningDataModule, abc.ABC):
             drop_last=train and per_process > batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            collate_fn=collate_frames,
         )
 
     def train_dataloader(self) -> dict[str, DataLoader]:  # noqa: D102

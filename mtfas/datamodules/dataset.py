@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from mtfas.errors import DatasetError
 
@@ -45,10 +46,78 @@ def to_tensor(image: np.ndarray) -> Tensor:
     return torch.from_numpy(array).mul_(1.0 / 127.5).sub_(1.0)
 
 
+def to_uint8_tensor(image: np.ndarray) -> Tensor:
+    """``H x W x 3`` uint8 RGB -> ``3 x H x W`` uint8 (normalised later by :func:`normalise`).
+
+    The result is a channels-last view of the pixels (no transposing copy);
+    :func:`collate_frames` stacks such views with plain memory copies.
+    """
+    image = np.asarray(image)
+    if not image.flags.writeable or not image.flags.c_contiguous:
+        image = np.array(image)  # read-only memory maps: own the pixels
+    return torch.from_numpy(image).permute(2, 0, 1)
+
+
+def _empty_batch(shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """An uninitialised tensor, in shared memory inside a loader worker (as torch's collate)."""
+    if torch.utils.data.get_worker_info() is None:
+        return torch.empty(shape, dtype=like.dtype)
+    numel = math.prod(shape)
+    storage = like._typed_storage()._new_shared(numel, device=like.device)
+    return like.new(storage).resize_(shape)
+
+
+def collate_frames(items: Sequence[dict]) -> dict:
+    """Collate frame items; uint8 images become one channels-last ``(B, 3, H, W)`` batch.
+
+    Copying each image's pixels in their stored order (height, width, channel) into the
+    batch is a plain memory copy, where stacking ``3 x H x W`` tensors would transpose
+    every image. The batch has the usual shape; only its memory layout is channels-last
+    (:func:`normalise` returns a contiguous float tensor). Float images are stacked as
+    usual.
+    """
+    images = [item["image"] for item in items]
+    if images[0].dtype != torch.uint8:
+        return default_collate(list(items))
+    rest = default_collate([{k: v for k, v in item.items() if k != "image"} for item in items])
+    channels, height, width = images[0].shape
+    out = _empty_batch((len(images), height, width, channels), images[0])
+    for i, image in enumerate(images):
+        out[i].copy_(image.permute(1, 2, 0))
+    return {"image": out.permute(0, 3, 1, 2), **rest}
+
+
+def normalise(images: Tensor) -> Tensor:
+    """uint8 images in [0, 255] -> float32 in [-1, 1], exactly as :func:`to_tensor` maps them.
+
+    Float input is returned unchanged, so the function may be applied to any batch. The
+    data modules deliver uint8 batches (a quarter of the bytes to read, collate and copy
+    to the device); the systems normalise them on the device
+    (:meth:`mtfas.systems.FASSystem.on_after_batch_transfer`).
+    """
+    if images.dtype != torch.uint8:
+        return images
+    floats = images.to(torch.float32, memory_format=torch.contiguous_format)
+    return floats.mul_(1.0 / 127.5).sub_(1.0)
+
+
+def normalise_batch(batch: object) -> object:
+    """:func:`normalise` every ``"image"`` of a batch, nested dicts and lists included."""
+    if isinstance(batch, dict):
+        return {
+            k: normalise(v) if k == "image" and isinstance(v, Tensor) else normalise_batch(v)
+            for k, v in batch.items()
+        }
+    if isinstance(batch, list | tuple):
+        return type(batch)(normalise_batch(v) for v in batch)
+    return batch
+
+
 class FrameDataset(Dataset):
     """One item per stored frame of the videos in a table.
 
-    Items are dicts with ``image`` (float ``3 x H x W`` in [-1, 1]), ``label`` (0 live,
+    Items are dicts with ``image`` (float ``3 x H x W`` in [-1, 1]; uint8 in [0, 255]
+    with ``uint8=True``, see :func:`normalise`), ``label`` (0 live,
     1 attack), ``pai`` (species id into ``pai_names``), ``video`` (row of the video in
     ``table``) and ``subject``.
 
@@ -58,6 +127,7 @@ class FrameDataset(Dataset):
         pai_names: Species names by id (index 0 = ``"live"``).
         transform: Albumentations-style callable ``transform(image=array)["image"]``.
         max_frames_per_video: Use only each video's first ``n`` stored frames.
+        uint8: Give images as uint8 tensors (the loaders of the data modules do).
     """
 
     def __init__(
@@ -67,14 +137,17 @@ class FrameDataset(Dataset):
         pai_names: Sequence[str],
         transform: Callable[..., dict] | None = None,
         max_frames_per_video: int | None = None,
+        uint8: bool = False,
     ) -> None:
         self.table = table.reset_index(drop=True)
+        self.uint8 = uint8
         self.store = store
         self.transform = transform
         pai_ids = {name: i for i, name in enumerate(pai_names)}
         self.labels = self.table["label"].map(LABELS).to_numpy(np.int64)
         self.pai = self.table["pai"].map(pai_ids).to_numpy(np.int64)
         self.subjects = self.table["subject"].to_numpy(np.int64)
+        self.videos = self.table["video"].to_numpy(object)
         counts = [len(store.frames(v)) for v in self.table["video"]]
         if max_frames_per_video is not None:
             counts = [min(c, max_frames_per_video) for c in counts]
@@ -88,11 +161,11 @@ class FrameDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Tensor | int]:
         v = int(self.video_of[index])
-        image = np.asarray(self.store.frames(self.table.at[v, "video"])[self.frame_of[index]])
+        image = np.asarray(self.store.frames(self.videos[v])[self.frame_of[index]])
         if self.transform is not None:
             image = self.transform(image=image)["image"]
         return {
-            "image": to_tensor(image),
+            "image": to_uint8_tensor(image) if self.uint8 else to_tensor(image),
             "label": int(self.labels[v]),
             "pai": int(self.pai[v]),
             "video": v,

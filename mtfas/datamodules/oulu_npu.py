@@ -19,7 +19,10 @@ from pathlib import Path
 import pandas as pd
 
 from mtfas.benchmarks.oulu_npu import (
+    ALL_VIDEOS,
+    FOLDED_PROTOCOLS,
     LAYOUT,
+    N_FOLDS,
     OULU_PAI_NAMES,
     SPLIT_FOLDERS,
     OULUName,
@@ -43,7 +46,9 @@ class OULUNPUDataModule(VideoDataModule):
         root: Folder of the copy (holding ``Train_files/``, ``Dev_files/``,
             ``Test_files/``, ``Protocols/``).
         protocol: 1 (unseen environment), 2 (unseen attack instruments), 3 (unseen
-            phone, six folds) or 4 (all three, six folds).
+            phone, six folds) or 4 (all three, six folds); or ``"all"``: every video of
+            ``Train_files``/``Dev_files``/``Test_files`` as train/dev/test (no protocol
+            file is read), the OULU-NPU domain of cross-dataset protocols.
         fold: 1-6 for protocols 3 and 4 (fold k tests on phone k); None for 1 and 2.
         eye_frame_base: Number that the eye-position files give the first frame (0 or 1;
             unconfirmed for the official release: with the wrong base every box is one
@@ -66,7 +71,7 @@ class OULUNPUDataModule(VideoDataModule):
     def __init__(
         self,
         root: str | Path,
-        protocol: int = 1,
+        protocol: int | str = 1,
         fold: int | None = None,
         eye_frame_base: int = 0,
         **kwargs,
@@ -78,6 +83,14 @@ class OULUNPUDataModule(VideoDataModule):
         self._boxes = EyePositionFile(frame_base=self.eye_frame_base)
         self._split_tables: dict[str, pd.DataFrame] = {}
         super().__init__(root, **kwargs)
+
+    @classmethod
+    def fold_plan(cls, init_args: dict[str, object]) -> tuple[str, list[int]] | None:
+        """Protocols 3 and 4: ``("fold", [1, ..., 6])``; the others have no folds."""
+        protocol = init_args.get("protocol", 1)
+        if protocol in FOLDED_PROTOCOLS:
+            return "fold", list(range(1, N_FOLDS + 1))
+        return None
 
     def cache_tag(self) -> str:
         """``oulu-eyes<frame base>``: the base changes the boxes, so it separates caches."""
@@ -107,18 +120,35 @@ class OULUNPUDataModule(VideoDataModule):
             raise ProtocolError(f"split must be one of {list(SPLIT_FOLDERS)}, got {split!r}")
         if split not in self._split_tables:
             self.check_root()
-            path = self.protocol_path(split)
-            table = self._table_of(path, SPLIT_FOLDERS[split])
-            self.check_videos_exist(table, str(path))
+            if self.protocol == ALL_VIDEOS:
+                table = self._folder_table(SPLIT_FOLDERS[split])
+            else:
+                path = self.protocol_path(split)
+                table = self._table_of(path, SPLIT_FOLDERS[split])
+                self.check_videos_exist(table, str(path))
             self._split_tables[split] = table
         return self._split_tables[split].copy()
 
-    def _table_of(self, path: Path, folder: str) -> pd.DataFrame:
+    def _folder_table(self, folder: str) -> pd.DataFrame:
+        """Every video of ``folder`` (protocol ``"all"``), labelled from the File digit.
+
+        Raises:
+            ProtocolError: If a video file's name is not an OULU-NPU name.
+        """
+        lines = []
+        for number, path in enumerate(sorted((self.root / folder).glob("*.avi")), start=1):
+            parts = OULUName.parse(path.stem)
+            lines.append((1 if parts.file == 1 else -1, path.stem, number))
+        return self._table_of(self.root / folder, folder, lines)
+
+    def _table_of(
+        self, path: Path, folder: str, lines: list[tuple[int, str, int]] | None = None
+    ) -> pd.DataFrame:
         rows = []
         contradicting: list[str] = []
         seen: set[str] = set()
         duplicates: list[str] = []
-        for sign, name, number in read_protocol_file(path):
+        for sign, name, number in read_protocol_file(path) if lines is None else lines:
             try:
                 parts = OULUName.parse(name)
             except ProtocolError as exc:

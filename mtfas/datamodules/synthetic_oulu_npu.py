@@ -11,6 +11,7 @@ dataset, which makes it the project demo.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,7 +49,7 @@ class SyntheticOULUNPUDataModule(OULUNPUDataModule):
     def __init__(
         self,
         root: str | Path | None = None,
-        protocol: int = 1,
+        protocol: int | str = 1,
         fold: int | None = None,
         phones: Sequence[int] = (1, 2),
         sessions: Sequence[int] = (1, 2, 3),
@@ -85,6 +86,15 @@ class SyntheticOULUNPUDataModule(OULUNPUDataModule):
             image_size=image_size,
             **kwargs,
         )
+
+    @classmethod
+    def fold_plan(cls, init_args: dict[str, object]) -> tuple[str, list[int]] | None:
+        """Protocols 3 and 4: one fold per phone of the release (fold k holds out phone k)."""
+        plan = super().fold_plan(init_args)
+        if plan is None:
+            return None
+        phones = init_args.get("phones") or inspect.signature(cls).parameters["phones"].default
+        return plan[0], sorted(int(p) for p in phones)
 
     def _release_settings(self) -> dict:
         args = self.release_args

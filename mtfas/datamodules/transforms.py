@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import albumentations as A
 import cv2
+import numpy as np
 
 
 def train_transform(size: int, augment: bool = True) -> A.Compose:
@@ -30,6 +31,25 @@ def train_transform(size: int, augment: bool = True) -> A.Compose:
     return A.Compose(steps)
 
 
-def eval_transform(size: int) -> A.Compose:
+class Resize:
+    """Resize to ``size x size`` with ``cv2.INTER_AREA``; crops of that size pass untouched.
+
+    Called like an albumentations pipeline (``transform(image=array)["image"]``) and
+    equal to ``A.Resize(size, size, interpolation=cv2.INTER_AREA)``, without its per-call
+    overhead (it dominates loading crops that already have the network's size).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = int(size)
+
+    def __call__(self, *, image: np.ndarray) -> dict[str, np.ndarray]:  # noqa: D102
+        if image.shape[0] == self.size and image.shape[1] == self.size:
+            return {"image": image}
+        resized = cv2.resize(np.asarray(image), (self.size, self.size),
+                             interpolation=cv2.INTER_AREA)
+        return {"image": resized}
+
+
+def eval_transform(size: int) -> Resize:
     """Evaluation pipeline: resize only."""
-    return A.Compose([A.Resize(size, size, interpolation=cv2.INTER_AREA)])
+    return Resize(size)

@@ -219,6 +219,23 @@ class VideoDataModule(FASDataModule, abc.ABC):
         """
         return self.benchmark
 
+    def frame_limit(self, video: str) -> int | None:
+        """Sample only among the first this many frames of ``video`` (None: all frames).
+
+        Override for protocols that restrict the frames of some videos (SiW protocol 1
+        trains on the first 60); include the limit in :meth:`cache_tag`.
+        """
+        return None
+
+    def video_rotation(self, video: str) -> int | None:
+        """Clockwise rotation of ``video``'s frames that replaces its rotation metadata.
+
+        None (the default) follows the metadata (``PreprocessSettings.orientation``).
+        Override for copies stored sideways without metadata (MSU-MFSD's ``rotate``);
+        include the rotations in :meth:`cache_tag`.
+        """
+        return None
+
     def video_file(self, video: str) -> Path:
         """The file of ``video``: ``root/<video><ext>`` for the first existing extension.
 
@@ -258,11 +275,35 @@ class VideoDataModule(FASDataModule, abc.ABC):
             if not missing:
                 return
             problem = f"{self.root} lacks {_listing(missing)}"
+            lookalike = self.lookalike(self.root)
+            if lookalike is not None:
+                problem += (
+                    f"; it looks like a copy of {lookalike.title}: use "
+                    f"{lookalike.__module__.rsplit('.', 1)[0]}.{lookalike.__name__} for it"
+                )
         raise DatasetNotFoundError(
             f"{self.title} not found: {problem}. Expected the layout of the official "
             f"release under root:\n{self.layout}\nPass the folder of your copy as root "
             "(--data.init_args.root on the command line)."
         )
+
+    @classmethod
+    def lookalike(cls, root: Path) -> type[VideoDataModule] | None:
+        """Another benchmark whose :attr:`required_entries` ``root`` holds, if any.
+
+        Used to say "this is an OULU-NPU root" when a root is given to the wrong module.
+        """
+        seen: dict[str, type[VideoDataModule]] = {}
+        queue = list(VideoDataModule.__subclasses__())
+        while queue:  # breadth first: a benchmark's base class before its variants
+            klass = queue.pop(0)
+            queue.extend(klass.__subclasses__())
+            if klass.benchmark != cls.benchmark and klass.required_entries:
+                seen.setdefault(klass.benchmark, klass)
+        for klass in sorted(seen.values(), key=lambda k: -len(k.required_entries)):
+            if all((root / entry).exists() for entry in klass.required_entries):
+                return klass
+        return None
 
     def check_videos_exist(self, table: pd.DataFrame, source: str) -> None:
         """Raise if a video of ``table`` is not on disk.
@@ -296,7 +337,11 @@ class VideoDataModule(FASDataModule, abc.ABC):
         """
         videos = self.all_videos()
         self.check_videos_exist(videos, f"the {self.title} video tables")
-        return [VideoJob(v, self.video_file(v), self.box_source(v)) for v in videos["video"]]
+        return [
+            VideoJob(v, self.video_file(v), self.box_source(v), self.frame_limit(v),
+                     self.video_rotation(v))
+            for v in videos["video"]
+        ]
 
     # ------------------------------------------------------------ preprocessing
     def missing_from_cache(self, videos: Collection[str]) -> list[str]:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from mtfas.errors import AnnotationError, EmptyVideoError, VideoReadError
+from mtfas.errors import AnnotationError, ConfigError, EmptyVideoError, VideoReadError
 from mtfas.preprocessing.boxes import Box, BoxSource, Miss, normalise_answers
 from mtfas.preprocessing.cache import (
     PART_COLUMNS,
@@ -42,16 +42,39 @@ class VideoJob:
             its files in the cache and its rows in the index.
         path: The video file.
         boxes: Where its faces are.
+        max_frames: Sample only among the first ``max_frames`` frames of the video (e.g.
+            SiW protocol 1 trains on the first 60); None samples the whole video. Not part
+            of the cache key: data modules that set it separate their caches with
+            :attr:`PreprocessSettings.tag`.
+        rotation: Clockwise rotation (0/90/180/270) applied to every frame instead of the
+            rotation metadata, for copies stored sideways without metadata (e.g. some
+            MSU-MFSD phone videos); None follows ``settings.orientation``. Not part of the
+            cache key either: data modules that set it include it in the tag.
     """
 
     video: str
     path: Path
     boxes: BoxSource
+    max_frames: int | None = None
+    rotation: int | None = None
 
     def __post_init__(self) -> None:
-        """Check the id and turn ``path`` into a :class:`Path`."""
+        """Check the id and ``max_frames``, and turn ``path`` into a :class:`Path`.
+
+        Raises:
+            ConfigError: If ``max_frames`` is not None or an integer >= 1.
+        """
         check_video_id(self.video)
         object.__setattr__(self, "path", Path(self.path))
+        limit = self.max_frames
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 1):
+            raise ConfigError(f"max_frames must be None or an integer >= 1, got {limit!r}")
+        if self.rotation is not None and (isinstance(self.rotation, bool)
+                                          or self.rotation not in (0, 90, 180, 270)):
+            raise ConfigError(
+                f"rotation must be None or one of 0, 90, 180, 270, got {self.rotation!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -114,7 +137,10 @@ def _crop_video(
         if frame_count <= 0:
             raise EmptyVideoError(f"video {job.path} has no frames")
         rotation = info.rotation if settings.orientation == "auto" else 0
-        wanted = select_frames(frame_count, settings)
+        if job.rotation is not None:
+            rotation = job.rotation
+        limit = frame_count if job.max_frames is None else min(frame_count, job.max_frames)
+        wanted = select_frames(limit, settings)
         cropper = _Cropper(job, settings, len(wanted), rotation)
         chunk: list[tuple[int, np.ndarray]] = []
         for index, image in iter_frames(capture, wanted, rotation):

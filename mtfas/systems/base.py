@@ -31,6 +31,7 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from torch import Tensor, nn
 
+from mtfas.datamodules.dataset import normalise_batch
 from mtfas.errors import ConfigError, EmptySplitError, NonFiniteLossError
 from mtfas.metrics import PADMetrics, PADReport
 from mtfas.systems.distributed import any_rank
@@ -124,6 +125,10 @@ class FASSystem(LightningModule):
         self.val_metrics = make()
         self.test_dev_metrics = make()
         self.test_metrics = make()
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Normalise uint8 images (as the data modules deliver them) to [-1, 1] on the device."""
+        return normalise_batch(batch)
 
     # ------------------------------------------------------------------ scoring
     def forward(self, images: Tensor) -> Tensor:

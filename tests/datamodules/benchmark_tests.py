@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from mtfas.datamodules.base import SPLITS
-from mtfas.datamodules.dataset import REQUIRED_COLUMNS
+from mtfas.datamodules.dataset import REQUIRED_COLUMNS, normalise
 from mtfas.datamodules.video import CACHE_ENV
 from mtfas.errors import DatasetNotFoundError
 
@@ -106,7 +106,8 @@ class BenchmarkTests:
     @staticmethod
     def _check_batch(batch, size, table, pai_names):
         assert set(batch) == {"image", "label", "pai", "video", "subject"}
-        image = batch["image"]
+        assert batch["image"].dtype == torch.uint8  # normalised on the device by the system
+        image = normalise(batch["image"])
         assert image.dtype == torch.float32 and image.shape[1:] == (3, size, size)
         assert image.min() >= -1 and image.max() <= 1 and image.std() > 0
         for key in ("label", "pai", "video", "subject"):

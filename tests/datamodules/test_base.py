@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from mtfas.datamodules.base import carve_meta_val
+from mtfas.datamodules.dataset import normalise
 from mtfas.errors import ConfigError, DatasetError, EmptySplitError
 from tests.fakes import RandomDataModule
 
@@ -50,11 +51,12 @@ def test_loaders_follow_the_contract():
     loaders = dm.train_dataloader()
     assert set(loaders) == {"train", "meta_val"}
     batch = next(iter(loaders["train"]))
-    assert batch["image"].shape == (4, 3, 16, 16) and batch["image"].dtype == torch.float32
+    assert batch["image"].shape == (4, 3, 16, 16) and batch["image"].dtype == torch.uint8
     for key in ("label", "pai", "video", "subject"):
         assert batch[key].dtype == torch.int64, key
     assert ((batch["label"] == 0) == (batch["pai"] == 0)).all()
-    assert batch["image"].min() >= -1 and batch["image"].max() <= 1
+    image = normalise(batch["image"])
+    assert image.dtype == torch.float32 and image.min() >= -1 and image.max() <= 1
     dev, test = dm.test_dataloader()
     assert dev.dataset is dm.datasets["dev"] and test.dataset is dm.datasets["test"]
     assert dm.val_dataloader().dataset is dm.datasets["dev"]

@@ -191,7 +191,8 @@ def test_the_writer_resumes_and_protects_other_folders(tmp_path):
 def test_an_unavailable_codec_falls_back_to_mjpg_with_a_warning(monkeypatch):
     real = codec_module.round_trips
     monkeypatch.setattr(codec_module, "round_trips",
-                        lambda fourcc: None if fourcc == "FFV1" else real(fourcc))
+                        lambda fourcc, suffix=".avi": None if fourcc == "FFV1"
+                        else real(fourcc, suffix))
     with pytest.warns(DatasetWarning, match="not available"):
         codec = video_codec("FFV1")
     assert codec.fourcc == "MJPG" and not codec.lossless

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from mtfas import SupervisedSystem
+from mtfas.datamodules.dataset import normalise
 from mtfas.errors import ConfigError, EmptySplitError
 from mtfas.metrics.functional import aggregate_by_video, choose_threshold, pad_report
 from tests.fakes import RandomDataModule
@@ -28,7 +29,7 @@ def _scores(system, dm, split):
     """Per-video scores of a split, computed independently of the system's metrics."""
     ds = dm.datasets[split]
     items = [ds[i] for i in range(len(ds))]
-    x = torch.stack([it["image"] for it in items])
+    x = normalise(torch.stack([it["image"] for it in items]))
     with torch.no_grad():
         s = system.student(x).flatten(1).mean(1).double()
     tensors = [torch.tensor([it[k] for it in items]) for k in ("label", "pai", "video")]

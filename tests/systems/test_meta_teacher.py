@@ -13,7 +13,7 @@ from lightning.pytorch import Callback
 from mtfas import MetaTeacherSystem
 from mtfas.errors import ConfigError, NonFiniteLossError, ShapeError
 from mtfas.models import DepthNet, TeacherNet
-from tests.fakes import RandomDataModule, TinyStudent, TinyTeacher
+from tests.fakes import RandomDataModule, TinyStudent, TinyTeacher, dataset_images
 
 
 def _system(**kwargs):
@@ -32,8 +32,7 @@ def _full_batch_dm(**kwargs):
 
 
 def _train_images(dm, split="train"):
-    items = [dm.datasets[split][i] for i in range(len(dm.datasets[split]))]
-    return torch.stack([it["image"] for it in items]), torch.tensor([it["label"] for it in items])
+    return dataset_images(dm, split)
 
 
 def _params(module):
@@ -44,7 +43,7 @@ def _changed(before, module):
     return any(not torch.equal(b, p) for b, p in zip(before, module.parameters()))
 
 
-@pytest.mark.parametrize("backend", ["higher", "torch.func"])
+@pytest.mark.parametrize("backend", ["higher", "torch.func", "jvp"])
 def test_one_step_changes_student_and_teacher(make_trainer, backend):
     system, dm = _system(backend=backend), _full_batch_dm()
     s0, t0 = _params(system.student), _params(system.teacher)
@@ -73,7 +72,7 @@ def test_teacher_warmup_freezes_teacher_then_releases_it(make_trainer):
     assert _changed(t0, system.teacher)
 
 
-@pytest.mark.parametrize("backend", ["higher", "torch.func"])
+@pytest.mark.parametrize("backend", ["higher", "torch.func", "jvp"])
 @pytest.mark.parametrize("mode", ["reuse", "recompute"])
 def test_batchnorm_running_stats_follow_the_documented_policy(make_trainer, mode, backend):
     system, dm = _system(student_update=mode, backend=backend), _full_batch_dm()
@@ -214,7 +213,7 @@ def test_invalid_knobs_are_rejected(kwargs):
         _system(**kwargs)
 
 
-@pytest.mark.parametrize("backend", ["higher", "torch.func"])
+@pytest.mark.parametrize("backend", ["higher", "torch.func", "jvp"])
 def test_bf16_autocast_meta_step_trains(make_trainer, backend):
     """bf16 mixed precision (CPU autocast) through the whole bilevel step."""
     system, dm = _system(backend=backend), _full_batch_dm()

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from mtfas import SupervisedSystem
 from mtfas.errors import ConfigError
 from mtfas.systems.supervised import training_images
-from tests.fakes import RandomDataModule, TinyStudent
+from tests.fakes import RandomDataModule, TinyStudent, dataset_images
 
 
 def _full_batch_dm(**kwargs):
@@ -20,8 +20,7 @@ def _full_batch_dm(**kwargs):
 
 
 def _images(dm, split):
-    items = [dm.datasets[split][i] for i in range(len(dm.datasets[split]))]
-    return torch.stack([it["image"] for it in items]), torch.tensor([it["label"] for it in items])
+    return dataset_images(dm, split)
 
 
 @pytest.mark.parametrize("loss", ["binary_map", "map_mean_bce"])

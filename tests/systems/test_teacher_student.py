@@ -9,12 +9,11 @@ import torch
 
 from mtfas import TeacherStudentSystem
 from mtfas.systems.losses import pixel_bce
-from tests.fakes import RandomDataModule, TinyStudent, TinyTeacher
+from tests.fakes import RandomDataModule, TinyStudent, TinyTeacher, dataset_images
 
 
 def _images(dm, split):
-    items = [dm.datasets[split][i] for i in range(len(dm.datasets[split]))]
-    return torch.stack([it["image"] for it in items]), torch.tensor([it["label"] for it in items])
+    return dataset_images(dm, split)
 
 
 def test_one_step_trains_teacher_for_accuracy_and_distils_student(make_trainer):

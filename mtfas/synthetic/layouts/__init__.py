@@ -15,14 +15,24 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mtfas.benchmarks.oulu_npu import in_protocol, oulu_npu_protocols, oulu_npu_videos
+from mtfas.synthetic.layouts.casia_fasd import write_casia_fasd
 from mtfas.synthetic.layouts.codec import Codec, read_video, video_codec, write_video
+from mtfas.synthetic.layouts.msu_mfsd import write_msu_mfsd
 from mtfas.synthetic.layouts.oulu_npu import users_by_split, write_oulu_npu
 from mtfas.synthetic.layouts.release import MARKER_FILE, SyntheticRelease, is_complete
+from mtfas.synthetic.layouts.replay_attack import write_replay_attack
+from mtfas.synthetic.layouts.siw import write_siw
 
 LayoutWriter = Callable[..., SyntheticRelease]
 
-#: Writers by layout name (SiW, CASIA-FASD, Replay-Attack and MSU-MFSD are to come).
-LAYOUTS: dict[str, LayoutWriter] = {"oulu-npu": write_oulu_npu}
+#: Writers by layout name.
+LAYOUTS: dict[str, LayoutWriter] = {
+    "oulu-npu": write_oulu_npu,
+    "siw": write_siw,
+    "replay-attack": write_replay_attack,
+    "casia-fasd": write_casia_fasd,
+    "msu-mfsd": write_msu_mfsd,
+}
 
 __all__ = [
     "LAYOUTS",
@@ -37,6 +47,10 @@ __all__ = [
     "read_video",
     "users_by_split",
     "video_codec",
+    "write_casia_fasd",
+    "write_msu_mfsd",
     "write_oulu_npu",
+    "write_replay_attack",
+    "write_siw",
     "write_video",
 ]

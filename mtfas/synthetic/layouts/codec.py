@@ -94,8 +94,8 @@ def read_video(path: str | Path) -> np.ndarray:
 
 
 @functools.cache
-def round_trips(fourcc: str) -> bool | None:
-    """Whether ``fourcc`` in ``.avi`` gives frames back exactly.
+def round_trips(fourcc: str, suffix: str = ".avi") -> bool | None:
+    """Whether ``fourcc`` in a ``suffix`` container (``.avi``, ``.mov``) gives frames back exactly.
 
     Returns:
         True if lossless, False if it writes but alters the frames, None if it cannot write
@@ -104,7 +104,7 @@ def round_trips(fourcc: str) -> bool | None:
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (3, 32, 48, 3), dtype=np.uint8)
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "probe.avi"
+        path = Path(folder) / f"probe{suffix}"
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 25.0, (48, 32))
         if not writer.isOpened():
             writer.release()
@@ -118,11 +118,14 @@ def round_trips(fourcc: str) -> bool | None:
     return bool(np.array_equal(back, frames))
 
 
-def video_codec(preferred: str = "FFV1") -> Codec:
+def video_codec(preferred: str = "FFV1", suffix: str = ".avi") -> Codec:
     """The codec to write releases with: ``preferred`` if it round-trips, else MJPG.
 
     Args:
         preferred: Four-character code to try first (lossless FFV1 by default).
+        suffix: Container the videos are written in (``.avi``; ``.mov`` for SiW and
+            Replay-Attack, where OpenCV's FFmpeg stores FFV1 under another tag, with a
+            console notice, and still round-trips it exactly).
 
     Returns:
         The codec; falling back to MJPG (highest quality) warns, since JPEG compression
@@ -133,13 +136,13 @@ def video_codec(preferred: str = "FFV1") -> Codec:
     """
     if len(preferred) != 4:
         raise ConfigError(f"a fourcc has four characters, got {preferred!r}")
-    result = round_trips(preferred)
+    result = round_trips(preferred, suffix)
     if result is not None:
         return Codec(preferred, result)
-    fallback = round_trips(FALLBACK_FOURCC)
+    fallback = round_trips(FALLBACK_FOURCC, suffix)
     if fallback is None:
         raise ConfigError(
-            f"this OpenCV build can write neither {preferred} nor {FALLBACK_FOURCC} .avi "
+            f"this OpenCV build can write neither {preferred} nor {FALLBACK_FOURCC} {suffix} "
             "videos; install opencv-python-headless from PyPI (it bundles FFmpeg)"
         )
     warnings.warn(

@@ -1,0 +1,151 @@
+"""The synthetic benchmark written as an MSU-MFSD release (same folders, names, lists).
+
+Mapping (documented so that results on it can be read):
+
+* client: MSU client ``c`` is synthetic subject ``5000 + c`` (no identity shared with
+  the other synthetic benchmarks); clients are the first ones of the official
+  ``train_sub_list.txt`` / ``test_sub_list.txt``, which are written at the root;
+* device: ``laptop`` is synthetic capture device 3 (videos ``.mov``), ``android`` device 4
+  (videos ``.mp4``), both in synthetic session (lighting) 1;
+* species: ``printed_photo`` is ``print1``, ``ipad_video`` ``replay1``,
+  ``iphone_video`` ``replay2``.
+
+Codecs: lossless PNG in ``.mov`` (QuickTime's own tag for it) and lossless FFV1 in
+``.mp4``, each checked by a round trip (:func:`~mtfas.synthetic.layouts.video_codec`;
+MJPG with a warning where unavailable).
+
+Sideways phone videos: with ``sideways="metadata"`` (default) every Android video is
+stored rotated 90 degrees counter-clockwise with a display rotation of 90 degrees in its
+track header, which the preprocessing honours; ``"bare"`` stores them rotated without
+metadata (the data module needs ``rotate={"android": 90}``); ``"none"`` stores them
+upright. (In the real release only some phone videos are sideways.)
+
+True face boxes (upright coordinates) go to ``mtfas_face_boxes/<video id>.face``, a
+synthetic-only extra (see :mod:`mtfas.synthetic.layouts.face_boxes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from mtfas.benchmarks.msu_mfsd import (
+    DEVICES,
+    EXTENSIONS,
+    LIST_FILES,
+    OFFICIAL_SPLIT,
+    msu_mfsd_videos,
+)
+from mtfas.errors import ConfigError
+from mtfas.synthetic.layouts.casia_fasd import split_counts
+from mtfas.synthetic.layouts.codec import video_codec
+from mtfas.synthetic.layouts.face_boxes import FACE_BOX_FOLDER, BoxedRenderJob, render_boxed
+from mtfas.synthetic.layouts.release import (
+    SyntheticRelease,
+    claim_folder,
+    is_complete,
+    run_jobs,
+    write_marker,
+    write_text,
+)
+
+LAYOUT = "msu-mfsd"
+#: Synthetic subject id of MSU client ``c`` is ``SUBJECT_BASE + c``.
+SUBJECT_BASE = 5000
+#: Synthetic capture device of each MSU device.
+DEVICE_IDS: dict[str, int] = {"laptop": 3, "android": 4}
+#: Synthetic species of each MSU species.
+SPECIES: dict[str, str] = {
+    "live": "live", "printed_photo": "print1", "ipad_video": "replay1",
+    "iphone_video": "replay2",
+}
+SESSION = 1
+#: Lossless codec tried first in each container.
+FOURCCS: dict[str, str] = {".mov": "png ", ".mp4": "FFV1"}
+SIDEWAYS = ("metadata", "bare", "none")
+
+
+def write_msu_mfsd(
+    out: str | Path,
+    *,
+    subjects_per_split: int | Sequence[int] | None = (4, 2),
+    devices: Sequence[str] = DEVICES,
+    sideways: str = "metadata",
+    n_frames: int = 5,
+    size: int = 128,
+    seed: int = 0,
+    fps: float = 25.0,
+    workers: int = 0,
+    progress: bool = False,
+) -> SyntheticRelease:
+    """Render the synthetic benchmark as a release in MSU-MFSD's exact layout.
+
+    The default is small (4 training and 2 test clients, 48 videos); None gives the
+    official 15 + 20 clients (280 videos). Resumable like every layout writer.
+
+    Args:
+        out: Release folder (created; must be absent, empty or an earlier release of the
+            same settings).
+        subjects_per_split: Training and test clients (the first ones of the official
+            lists): one count for both, two counts, or None for all.
+        devices: ``"laptop"`` and/or ``"android"``.
+        sideways: How Android videos are stored: ``"metadata"``, ``"bare"`` or
+            ``"none"`` (see the module docstring).
+        n_frames: Frames per video.
+        size: Side of the square frames in pixels (32-1024).
+        seed: Seed of the generator.
+        fps: Frame rate stored in the videos.
+        workers: Rendering processes; 0 renders in this process.
+        progress: Show a progress bar.
+
+    Returns:
+        What was written; ``protocol_files`` are the two split lists.
+
+    Raises:
+        ConfigError: If a knob is out of range or ``out`` holds something else.
+    """
+    root = Path(out).expanduser()
+    official = {split: range(len(ids)) for split, ids in OFFICIAL_SPLIT.items()}
+    positions = split_counts("subjects_per_split", subjects_per_split, official)
+    clients = {s: [OFFICIAL_SPLIT[s][i] for i in positions[s]] for s in positions}
+    chosen_devices = [d for d in DEVICES if d in set(devices)]
+    if not chosen_devices or set(devices) - set(DEVICES):
+        raise ConfigError(f"devices must be a non-empty selection of {list(DEVICES)}, "
+                          f"got {devices!r}")
+    if sideways not in SIDEWAYS:
+        raise ConfigError(f"sideways must be one of {SIDEWAYS}, got {sideways!r}")
+    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
+        raise ConfigError(f"n_frames must be an integer >= 1, got {n_frames!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or not 32 <= size <= 1024:
+        raise ConfigError(f"size must be an integer in 32..1024, got {size!r}")
+    settings = {"clients": clients, "devices": chosen_devices, "sideways": sideways,
+                "n_frames": n_frames, "size": size, "seed": int(seed), "fps": float(fps)}
+    videos = msu_mfsd_videos(clients["train"] + clients["test"], chosen_devices)
+    codecs = {ext: video_codec(FOURCCS[ext], ext) for ext in set(EXTENSIONS.values())}
+    fourcc = "+".join(sorted({c.fourcc.strip() for c in codecs.values()}))
+    lossless = all(c.lossless for c in codecs.values())
+    lists = sorted(LIST_FILES.values())
+    if is_complete(root, LAYOUT, settings):
+        return SyntheticRelease(root, LAYOUT, len(videos), 0, fourcc, lossless, settings,
+                                lists)
+    claim_folder(root, LAYOUT, settings)
+    jobs = []
+    for name in videos:
+        path = root / name.relative
+        box_path = root / FACE_BOX_FOLDER / name.relative.with_suffix(".face")
+        if path.is_file() and box_path.is_file():
+            continue
+        turned = name.device == "android" and sideways != "none"
+        jobs.append(BoxedRenderJob(
+            str(path), str(box_path), SUBJECT_BASE + name.client, SPECIES[name.pai],
+            DEVICE_IDS[name.device], SESSION, n_frames, size, int(seed),
+            codecs[EXTENSIONS[name.device]], float(fps),
+            sideways=90 if turned else 0, metadata=sideways == "metadata",
+        ))
+    run_jobs(render_boxed, jobs, workers, progress, desc="synthetic MSU-MFSD")
+    for split, file in LIST_FILES.items():
+        write_text(root / file, "".join(f"{c:02d}\n" for c in clients[split]))
+    write_marker(root, LAYOUT, settings, complete=True, fourcc=fourcc, lossless=lossless,
+                 n_videos=len(videos))
+    return SyntheticRelease(root, LAYOUT, len(videos), len(jobs), fourcc, lossless,
+                            settings, lists)

@@ -1,0 +1,266 @@
+"""The synthetic benchmark written as an Idiap Replay-Attack release.
+
+Same folders, names and face-location files as the official release (layout in
+:mod:`mtfas.benchmarks.replay_attack`). Mapping to the synthetic generator
+(:func:`mtfas.synthetic.render_capture`):
+
+* client ``c`` is synthetic subject ``3000 + c`` (identities differ from the other
+  benchmarks' synthetic releases);
+* lighting ``controlled`` is synthetic session 0, ``adverse`` session 1;
+* live videos and attacks on the ``fixed`` support are filmed by synthetic device 4 (the
+  webcam); ``hand``-held attacks by device 5 (the generator cannot shake a support, so a
+  second camera makes the two supports differ);
+* attack device ``print`` is species ``print1``, ``mobile`` is ``replay1`` and
+  ``highdef`` is ``replay2``; a ``video`` attack source and live take 2 take frames
+  further on in the same capture than a ``photo`` source and take 1 (the generator has no
+  photo/video distinction), so no two videos are identical.
+
+Each video ``<split>/...mov`` (FFV1 in a QuickTime container, lossless) has
+``face-locations/<split>/....face`` with one ``frame x y w h`` line per frame (frames
+from 0, the capture's face box rounded to pixels); the frames listed in
+``zero_box_frames`` get ``frame 0 0 0 0`` instead ("no face", as the release writes it),
+to exercise that path. ``enroll/<split>/client<ID>_session01_enroll_<lighting>_1.mov``
+(the first ``enroll_clients`` clients of each split) stands for the enrolment videos
+that presentation attack detection never reads; their layout in the real release is
+unconfirmed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mtfas.benchmarks.replay_attack import (
+    DEVICES,
+    ENROLL_FOLDER,
+    FACE_LOCATIONS,
+    LIGHTINGS,
+    OFFICIAL_CLIENTS,
+    SPLIT_FOLDERS,
+    SPLIT_ORDER,
+    SUPPORTS,
+    TAKES,
+    ReplayName,
+    replay_attack_videos,
+    video_id,
+)
+from mtfas.errors import ConfigError
+from mtfas.synthetic import render_capture
+from mtfas.synthetic.layouts.codec import Codec, video_codec, write_video
+from mtfas.synthetic.layouts.release import (
+    SyntheticRelease,
+    claim_folder,
+    is_complete,
+    run_jobs,
+    write_marker,
+    write_text,
+)
+
+LAYOUT = "replay-attack"
+#: Offset of Replay-Attack clients among synthetic subject ids.
+SUBJECT_OFFSET = 3000
+SUFFIX = ".mov"
+SPECIES = {"print": "print1", "mobile": "replay1", "highdef": "replay2"}
+WEBCAM_DEVICE, HAND_DEVICE = 4, 5
+
+
+def clients_by_split(subjects_per_split: int | Sequence[int] | None = None
+                     ) -> dict[str, list[int]]:
+    """The clients of each split: the first ``n`` of 1-15, 16-30 and 31-50.
+
+    Args:
+        subjects_per_split: None for all (15 / 15 / 20), one count for every split, or
+            three counts (train, devel, test).
+
+    Raises:
+        ConfigError: If a count is out of range.
+    """
+    if subjects_per_split is None:
+        return {split: list(OFFICIAL_CLIENTS[split]) for split in SPLIT_ORDER}
+    counts = ([subjects_per_split] * 3 if isinstance(subjects_per_split, int)
+              else list(subjects_per_split))
+    if len(counts) != 3:
+        raise ConfigError(
+            f"subjects_per_split must be one count or three (train, devel, test), got {counts}"
+        )
+    clients = {}
+    for split, count in zip(SPLIT_ORDER, counts, strict=True):
+        official = OFFICIAL_CLIENTS[split]
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= len(
+                official):
+            raise ConfigError(
+                f"subjects_per_split for {split} must be an integer in 1..{len(official)}, "
+                f"got {count!r}"
+            )
+        clients[split] = list(official)[:count]
+    return clients
+
+
+def synthetic_conditions(name: ReplayName, support: str) -> dict[str, int | str]:
+    """The :func:`render_capture` arguments of a video, and its ``segment``.
+
+    See the module docstring for the mapping; ``segment`` is how many ``n_frames``
+    blocks into the capture the video starts.
+    """
+    if name.is_live:
+        pai, device, segment = "live", WEBCAM_DEVICE, name.take - 1
+    else:
+        pai = SPECIES[name.device]
+        device = HAND_DEVICE if support == "hand" else WEBCAM_DEVICE
+        segment = int(name.medium == "video")
+    return {
+        "subject": SUBJECT_OFFSET + name.client,
+        "pai": pai,
+        "device": device,
+        "session": LIGHTINGS.index(name.lighting),
+        "segment": segment,
+    }
+
+
+@dataclass(frozen=True)
+class _RenderJob:
+    path: str
+    face_path: str | None
+    conditions: tuple[int, str, int, int, int]
+    n_frames: int
+    size: int
+    seed: int
+    codec: Codec
+    fps: float
+    zero_frames: tuple[int, ...]
+
+
+def _render(job: _RenderJob) -> None:
+    """Render one capture and write its video and face-location file."""
+    subject, pai, device, session, segment = job.conditions
+    capture = render_capture(subject, pai, device=device, session=session,
+                             n_frames=job.n_frames * (segment + 1), size=job.size,
+                             seed=job.seed)
+    start = job.n_frames * segment
+    write_video(Path(job.path), capture.frames[start:], job.codec, job.fps)
+    if job.face_path is None:
+        return
+    lines = []
+    for t, (x1, y1, x2, y2) in enumerate(capture.boxes[start:]):
+        x, y = round(float(x1)), round(float(y1))
+        w, h = round(float(x2)) - x, round(float(y2)) - y
+        lines.append(f"{t} 0 0 0 0" if t in job.zero_frames else f"{t} {x} {y} {w} {h}")
+    write_text(Path(job.face_path), "\n".join(lines) + "\n")
+
+
+def write_replay_attack(
+    out: str | Path,
+    *,
+    subjects_per_split: int | Sequence[int] | None = None,
+    lightings: Sequence[str] = LIGHTINGS,
+    takes: Sequence[int] = TAKES,
+    supports: Sequence[str] = SUPPORTS,
+    devices: Sequence[str] = DEVICES,
+    zero_box_frames: Sequence[int] = (1,),
+    enroll_clients: int = 1,
+    n_frames: int = 5,
+    size: int = 128,
+    seed: int = 0,
+    fps: float = 25.0,
+    fourcc: str = "FFV1",
+    workers: int = 0,
+    progress: bool = False,
+) -> SyntheticRelease:
+    """Render the synthetic benchmark as a release in Replay-Attack's exact layout.
+
+    With the defaults this has the official sizes (live 60/60/80, attacks 300/300/400,
+    plus a few enrolment videos); the knobs make it tiny. Resumable.
+
+    Args:
+        out: Release folder (created; must be absent, empty or an earlier release of the
+            same settings).
+        subjects_per_split: Clients of train, devel and test (see
+            :func:`clients_by_split`).
+        lightings: ``controlled`` and/or ``adverse``.
+        takes: Live takes (1-2) per client and lighting.
+        supports: ``fixed`` and/or ``hand``.
+        devices: Attack devices among ``print``, ``mobile``, ``highdef``.
+        zero_box_frames: Frames (0-based) whose face-location line is all zeros in every
+            video.
+        enroll_clients: Clients per split with enrolment videos (0 for none).
+        n_frames: Frames per video.
+        size: Side of the square frames in pixels (32-1024).
+        seed: Seed of the generator.
+        fps: Frame rate stored in the videos.
+        fourcc: Preferred codec (lossless FFV1; MJPG with a warning if unavailable).
+        workers: Rendering processes; 0 renders in this process.
+        progress: Show a progress bar.
+
+    Returns:
+        What was written (``n_videos`` counts the enrolment videos too; no protocol
+        files: the protocols are rules on the names).
+
+    Raises:
+        ConfigError: If a knob is out of range or ``out`` holds something else.
+    """
+    root = Path(out).expanduser()
+    clients = clients_by_split(subjects_per_split)
+    lightings = _subset("lightings", lightings, LIGHTINGS)
+    supports = _subset("supports", supports, SUPPORTS)
+    devices = _subset("devices", devices, DEVICES)
+    takes = sorted({int(t) for t in takes})
+    if not takes or not set(takes) <= set(TAKES):
+        raise ConfigError(f"takes must be a non-empty selection of {list(TAKES)}, got {takes}")
+    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
+        raise ConfigError(f"n_frames must be an integer >= 1, got {n_frames!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or not 32 <= size <= 1024:
+        raise ConfigError(f"size must be an integer in 32..1024, got {size!r}")
+    zero_frames = sorted({int(t) for t in zero_box_frames})
+    if any(t < 0 for t in zero_frames):
+        raise ConfigError(f"zero_box_frames must be frame numbers >= 0, got {zero_frames}")
+    if not isinstance(enroll_clients, int) or enroll_clients < 0:
+        raise ConfigError(f"enroll_clients must be an integer >= 0, got {enroll_clients!r}")
+    settings = {
+        "clients": clients, "lightings": lightings, "takes": takes, "supports": supports,
+        "devices": devices, "zero_box_frames": zero_frames, "enroll_clients": enroll_clients,
+        "n_frames": n_frames, "size": size, "seed": int(seed), "fps": float(fps),
+    }
+    videos = replay_attack_videos(clients, lightings, takes, supports, devices)
+    enrolment = [
+        (f"{ENROLL_FOLDER}/{SPLIT_FOLDERS[split]}/client{client:03d}_session01_enroll_"
+         f"{lighting}_1", ReplayName(client, 1, lighting, take=1))
+        for split in SPLIT_ORDER for client in clients[split][:enroll_clients]
+        for lighting in lightings
+    ]
+    n_videos = len(videos) + len(enrolment)
+    codec = video_codec(fourcc, SUFFIX)
+    if is_complete(root, LAYOUT, settings):
+        return SyntheticRelease(root, LAYOUT, n_videos, 0, codec.fourcc, codec.lossless,
+                                settings)
+    claim_folder(root, LAYOUT, settings)
+    jobs = []
+
+    def add(relative: str, face: bool, conditions: dict[str, int | str]) -> None:
+        path = root / f"{relative}{SUFFIX}"
+        face_path = root / FACE_LOCATIONS / f"{relative}.face" if face else None
+        if path.is_file() and (face_path is None or face_path.is_file()):
+            return
+        key = tuple(conditions[k] for k in ("subject", "pai", "device", "session", "segment"))
+        jobs.append(_RenderJob(str(path), None if face_path is None else str(face_path),
+                               key, n_frames, size, int(seed), codec, fps, tuple(zero_frames)))
+
+    for split, support, name in videos:
+        add(video_id(split, name, support), True, synthetic_conditions(name, support))
+    for relative, live in enrolment:
+        add(relative, False, synthetic_conditions(live, ""))
+    run_jobs(_render, jobs, workers, progress, desc="synthetic Replay-Attack")
+    write_marker(root, LAYOUT, settings, complete=True, fourcc=codec.fourcc,
+                 lossless=codec.lossless, n_videos=n_videos)
+    return SyntheticRelease(root, LAYOUT, n_videos, len(jobs), codec.fourcc,
+                            codec.lossless, settings)
+
+
+def _subset(name: str, values: Sequence[str], allowed: Sequence[str]) -> list[str]:
+    chosen = list(values)
+    if not chosen or len(set(chosen)) != len(chosen) or not set(chosen) <= set(allowed):
+        raise ConfigError(
+            f"{name} must be a non-empty selection without repeats of {list(allowed)}, got "
+            f"{chosen}"
+        )
+    return [v for v in allowed if v in chosen]

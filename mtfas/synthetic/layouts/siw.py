@@ -1,0 +1,220 @@
+"""The synthetic benchmark written as a SiW release (same folders, names and ``.face`` files).
+
+Mapping to the synthetic generator (:func:`mtfas.synthetic.render_capture`):
+
+* SiW subject ``s`` is synthetic subject ``2000 + s`` (identities differ from the other
+  benchmarks' synthetic releases);
+* sensor ``k`` is synthetic capture device ``k - 1``; replay media 3 and 4 are filmed by
+  device ``k + 1`` instead (the generator has two displays, so media 3/4 reuse displays
+  1/2 and differ by the camera; a held-out medium 3 or 4 is therefore less unseen than in
+  the real data);
+* session ``n`` is synthetic session (lighting) ``(n - 1) % 3``; sessions 4-6 take frames
+  further on in the same capture (so no two videos are identical);
+* live is ``live``, print medium 1/2 is ``print1``/``print2``, replay medium ``m`` is
+  ``replay1`` (odd m) or ``replay2`` (even m).
+
+Each video ``{Train,Test}/{live,spoof}/<SSS>/<SSS>-<sensor>-<type>-<medium>-<session>.mov``
+(FFV1 in a QuickTime container, lossless) has a sibling ``.face`` with one
+``x1 y1 x2 y2`` line per frame (the capture's face box, rounded to pixels). Live videos
+have MediumID 1. The sizes of the real release are approximated by the defaults
+(90 + 75 subjects, 2 sensors, 4 live and 2 attack sessions: 8 live and 24 attack videos
+per subject, 5280 videos; the real release has about 4.5k).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mtfas.benchmarks.siw import (
+    MEDIA,
+    OFFICIAL_SUBJECTS,
+    PRINT,
+    REPLAY,
+    SENSORS,
+    SiWName,
+    siw_videos,
+    video_id,
+)
+from mtfas.errors import ConfigError
+from mtfas.synthetic import render_capture
+from mtfas.synthetic.layouts.codec import Codec, video_codec, write_video
+from mtfas.synthetic.layouts.release import (
+    SyntheticRelease,
+    as_sorted_ints,
+    claim_folder,
+    is_complete,
+    run_jobs,
+    write_marker,
+    write_text,
+)
+
+LAYOUT = "siw"
+#: Offset of SiW subjects among synthetic subject ids.
+SUBJECT_OFFSET = 2000
+SUFFIX = ".mov"
+
+
+def subjects_by_split(subjects_per_split: int | Sequence[int] | None = None
+                      ) -> dict[str, list[int]]:
+    """The subjects of each split: the first ``n`` of 1-90 (Train) and 91-165 (Test).
+
+    Args:
+        subjects_per_split: None for all (90 / 75), one count for both splits, or two
+            counts (train, test).
+
+    Raises:
+        ConfigError: If a count is out of range.
+    """
+    splits = list(OFFICIAL_SUBJECTS)
+    if subjects_per_split is None:
+        return {split: list(OFFICIAL_SUBJECTS[split]) for split in splits}
+    counts = ([subjects_per_split] * 2 if isinstance(subjects_per_split, int)
+              else list(subjects_per_split))
+    if len(counts) != 2:
+        raise ConfigError(
+            f"subjects_per_split must be one count or two (train, test), got {counts}"
+        )
+    subjects = {}
+    for split, count in zip(splits, counts, strict=True):
+        official = OFFICIAL_SUBJECTS[split]
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= len(
+                official):
+            raise ConfigError(
+                f"subjects_per_split for {split} must be an integer in 1..{len(official)}, "
+                f"got {count!r}"
+            )
+        subjects[split] = list(official)[:count]
+    return subjects
+
+
+def synthetic_conditions(name: SiWName) -> dict[str, int | str]:
+    """The :func:`render_capture` arguments of a SiW video (see the module docstring).
+
+    Returns:
+        ``subject``, ``pai``, ``device``, ``session`` and ``segment`` (how many
+        ``n_frames`` blocks into the capture the video starts).
+    """
+    if name.type == PRINT:
+        pai = f"print{name.medium}"
+    elif name.type == REPLAY:
+        pai = f"replay{(name.medium - 1) % 2 + 1}"
+    else:
+        pai = "live"
+    device = name.sensor - 1 + (2 if name.type == REPLAY and name.medium > 2 else 0)
+    return {
+        "subject": SUBJECT_OFFSET + name.subject,
+        "pai": pai,
+        "device": device,
+        "session": (name.session - 1) % 3,
+        "segment": (name.session - 1) // 3,
+    }
+
+
+@dataclass(frozen=True)
+class _RenderJob:
+    path: str
+    name: SiWName
+    n_frames: int
+    size: int
+    seed: int
+    codec: Codec
+    fps: float
+
+
+def _render(job: _RenderJob) -> None:
+    """Render one capture and write its video and ``.face`` file."""
+    conditions = synthetic_conditions(job.name)
+    segment = int(conditions.pop("segment"))
+    capture = render_capture(
+        conditions["subject"], conditions["pai"], device=conditions["device"],
+        session=conditions["session"], n_frames=job.n_frames * (segment + 1),
+        size=job.size, seed=job.seed,
+    )
+    start = job.n_frames * segment
+    path = Path(job.path)
+    write_video(path, capture.frames[start:], job.codec, job.fps)
+    lines = [" ".join(str(round(float(v))) for v in box) for box in capture.boxes[start:]]
+    write_text(path.with_suffix(".face"), "\n".join(lines) + "\n")
+
+
+def write_siw(
+    out: str | Path,
+    *,
+    subjects_per_split: int | Sequence[int] | None = None,
+    sensors: Sequence[int] = SENSORS,
+    live_sessions: Sequence[int] = (1, 2, 3, 4),
+    attack_sessions: Sequence[int] = (1, 2),
+    print_media: Sequence[int] = MEDIA[PRINT],
+    replay_media: Sequence[int] = MEDIA[REPLAY],
+    n_frames: int = 5,
+    size: int = 128,
+    seed: int = 0,
+    fps: float = 30.0,
+    fourcc: str = "FFV1",
+    workers: int = 0,
+    progress: bool = False,
+) -> SyntheticRelease:
+    """Render the synthetic benchmark as a release in SiW's exact layout.
+
+    With the defaults this is a full-size release (5280 videos, see the module
+    docstring); the knobs make it tiny. Resumable, like every layout writer.
+
+    Args:
+        out: Release folder (created; must be absent, empty or an earlier release of the
+            same settings).
+        subjects_per_split: Subjects of Train and Test (see :func:`subjects_by_split`).
+        sensors: Sensors 1-2.
+        live_sessions: Sessions 1-6 of the live videos.
+        attack_sessions: Sessions 1-6 of the attack videos.
+        print_media: Print media 1-2 (an empty selection is not allowed).
+        replay_media: Replay media 1-4.
+        n_frames: Frames per video.
+        size: Side of the square frames in pixels (32-1024).
+        seed: Seed of the generator.
+        fps: Frame rate stored in the videos.
+        fourcc: Preferred codec (lossless FFV1; MJPG with a warning if unavailable).
+        workers: Rendering processes; 0 renders in this process.
+        progress: Show a progress bar.
+
+    Returns:
+        What was written (no protocol files: SiW has none).
+
+    Raises:
+        ConfigError: If a knob is out of range or ``out`` holds something else.
+    """
+    root = Path(out).expanduser()
+    subjects = subjects_by_split(subjects_per_split)
+    sensors = as_sorted_ints("sensors", sensors, SENSORS)
+    live_sessions = as_sorted_ints("live_sessions", live_sessions, range(1, 7))
+    attack_sessions = as_sorted_ints("attack_sessions", attack_sessions, range(1, 7))
+    print_media = as_sorted_ints("print_media", print_media, MEDIA[PRINT])
+    replay_media = as_sorted_ints("replay_media", replay_media, MEDIA[REPLAY])
+    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
+        raise ConfigError(f"n_frames must be an integer >= 1, got {n_frames!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or not 32 <= size <= 1024:
+        raise ConfigError(f"size must be an integer in 32..1024, got {size!r}")
+    settings = {
+        "subjects": subjects, "sensors": sensors, "live_sessions": live_sessions,
+        "attack_sessions": attack_sessions, "print_media": print_media,
+        "replay_media": replay_media, "n_frames": n_frames, "size": size,
+        "seed": int(seed), "fps": float(fps),
+    }
+    videos = siw_videos(subjects, sensors, live_sessions, attack_sessions, print_media,
+                        replay_media)
+    codec = video_codec(fourcc, SUFFIX)
+    if is_complete(root, LAYOUT, settings):
+        return SyntheticRelease(root, LAYOUT, len(videos), 0, codec.fourcc, codec.lossless,
+                                settings)
+    claim_folder(root, LAYOUT, settings)
+    jobs = []
+    for split, name in videos:
+        path = root / f"{video_id(split, name)}{SUFFIX}"
+        if not (path.is_file() and path.with_suffix(".face").is_file()):
+            jobs.append(_RenderJob(str(path), name, n_frames, size, int(seed), codec, fps))
+    run_jobs(_render, jobs, workers, progress, desc="synthetic SiW")
+    write_marker(root, LAYOUT, settings, complete=True, fourcc=codec.fourcc,
+                 lossless=codec.lossless, n_videos=len(videos))
+    return SyntheticRelease(root, LAYOUT, len(videos), len(jobs), codec.fourcc,
+                            codec.lossless, settings)

@@ -1,0 +1,85 @@
+"""uint8 batches: collation, normalisation on the device, and the fast evaluation resize."""
+
+from __future__ import annotations
+
+import albumentations as A
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from mtfas import SupervisedSystem
+from mtfas.datamodules.dataset import (
+    ArrayStore,
+    FrameDataset,
+    collate_frames,
+    normalise,
+    normalise_batch,
+    to_tensor,
+)
+from mtfas.datamodules.transforms import eval_transform
+from tests.fakes import TinyStudent
+
+
+def _dataset(uint8: bool, size: int = 24, transform=None) -> FrameDataset:
+    rng = np.random.default_rng(0)
+    arrays = {f"v{i}": rng.integers(0, 256, (3, size, size, 3), dtype=np.uint8)
+              for i in range(4)}
+    table = pd.DataFrame({"video": list(arrays), "label": ["live", "attack"] * 2,
+                          "pai": ["live", "print"] * 2, "subject": [0, 1, 2, 3]})
+    return FrameDataset(table, ArrayStore(arrays), ["live", "print"], transform, uint8=uint8)
+
+
+def test_normalise_matches_to_tensor_exactly():
+    images = np.random.default_rng(1).integers(0, 256, (5, 16, 16, 3), dtype=np.uint8)
+    expected = torch.stack([to_tensor(image) for image in images])
+    batch = torch.from_numpy(images).permute(0, 3, 1, 2)  # channels-last view
+    got = normalise(batch)
+    assert got.dtype == torch.float32 and got.is_contiguous()
+    assert torch.equal(got, expected)
+    assert normalise(expected) is expected  # float passes through
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_uint8_loader_batches_equal_the_float_ones_after_normalisation(workers):
+    fast = DataLoader(_dataset(True), batch_size=5, collate_fn=collate_frames,
+                      num_workers=workers)
+    slow = DataLoader(_dataset(False), batch_size=5)
+    for a, b in zip(fast, slow, strict=True):
+        assert a["image"].dtype == torch.uint8 and a["image"].shape == b["image"].shape
+        assert torch.equal(normalise(a["image"]), b["image"])
+        for key in ("label", "pai", "video", "subject"):
+            assert torch.equal(a[key], b[key]), key
+
+
+def test_dataset_items_never_alias_the_read_only_store():
+    store = np.zeros((1, 8, 8, 3), dtype=np.uint8)
+    store.setflags(write=False)
+    table = pd.DataFrame({"video": ["v"], "label": ["live"], "pai": ["live"], "subject": [0]})
+    item = FrameDataset(table, ArrayStore({"v": store}), ["live"], uint8=True)[0]
+    item["image"].add_(1)  # would crash or corrupt the store if it were a view of it
+    assert store.max() == 0
+
+
+def test_systems_normalise_nested_uint8_batches():
+    images = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
+    batch = {"train": {"image": images, "label": torch.tensor([0, 1])},
+             "meta_val": {"image": images.clone(), "label": torch.tensor([1, 0])}}
+    system = SupervisedSystem(student=TinyStudent(), pai_names=["live", "print"])
+    out = system.on_after_batch_transfer(batch, 0)
+    for part in ("train", "meta_val"):
+        assert torch.equal(out[part]["image"], normalise(images))
+        assert torch.equal(out[part]["label"], batch[part]["label"])
+    assert normalise_batch([{"image": images}])[0]["image"].dtype == torch.float32
+
+
+@pytest.mark.parametrize("size", [24, 16, 40])
+def test_eval_resize_equals_albumentations_and_skips_same_size(size):
+    image = np.random.default_rng(2).integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    got = eval_transform(size)(image=image)["image"]
+    reference = A.Resize(size, size, interpolation=cv2.INTER_AREA)(image=image)["image"]
+    np.testing.assert_array_equal(got, reference)
+    if size == 24:
+        assert got is image

@@ -58,13 +58,32 @@ def to_uint8_tensor(image: np.ndarray) -> Tensor:
     return torch.from_numpy(image).permute(2, 0, 1)
 
 
-def _empty_batch(shape: tuple[int, ...], like: Tensor) -> Tensor:
-    """An uninitialised tensor, in shared memory inside a loader worker (as torch's collate)."""
+def _empty_batch(shape: tuple[int, ...], dtype: torch.dtype = torch.uint8) -> Tensor:
+    """An uninitialised tensor, in shared memory inside a loader worker (as torch's collate).
+
+    In a worker the batch is then handed to the main process without another copy.
+    """
     if torch.utils.data.get_worker_info() is None:
-        return torch.empty(shape, dtype=like.dtype)
-    numel = math.prod(shape)
-    storage = like._typed_storage()._new_shared(numel, device=like.device)
+        return torch.empty(shape, dtype=dtype)
+    like = torch.empty(0, dtype=dtype)
+    storage = like._typed_storage()._new_shared(math.prod(shape), device=like.device)
     return like.new(storage).resize_(shape)
+
+
+class FrameBatch(list):
+    """The items of one batch, whose uint8 images are slices of one ``(B, H, W, 3)`` tensor.
+
+    Returned by :meth:`FrameDataset.__getitems__`; :func:`collate_frames` then uses
+    :attr:`images` as the batch without copying the pixels again. It is a plain list of
+    item dicts for any other collate function.
+
+    Attributes:
+        images: The pixels of every item, ``(B, H, W, 3)`` uint8.
+    """
+
+    def __init__(self, items: Sequence[dict], images: Tensor) -> None:
+        super().__init__(items)
+        self.images = images
 
 
 def collate_frames(items: Sequence[dict]) -> dict:
@@ -76,12 +95,14 @@ def collate_frames(items: Sequence[dict]) -> dict:
     (:func:`normalise` returns a contiguous float tensor). Float images are stacked as
     usual.
     """
+    rest = default_collate([{k: v for k, v in item.items() if k != "image"} for item in items])
+    if isinstance(items, FrameBatch):
+        return {"image": items.images.permute(0, 3, 1, 2), **rest}
     images = [item["image"] for item in items]
     if images[0].dtype != torch.uint8:
-        return default_collate(list(items))
-    rest = default_collate([{k: v for k, v in item.items() if k != "image"} for item in items])
+        return {"image": default_collate(images), **rest}
     channels, height, width = images[0].shape
-    out = _empty_batch((len(images), height, width, channels), images[0])
+    out = _empty_batch((len(images), height, width, channels))
     for i, image in enumerate(images):
         out[i].copy_(image.permute(1, 2, 0))
     return {"image": out.permute(0, 3, 1, 2), **rest}
@@ -159,15 +180,43 @@ class FrameDataset(Dataset):
     def __len__(self) -> int:
         return len(self.video_of)
 
-    def __getitem__(self, index: int) -> dict[str, Tensor | int]:
+    def _pixels(self, index: int) -> tuple[int, np.ndarray]:
+        """The video row and the (transformed) ``H x W x 3`` uint8 pixels of an item."""
         v = int(self.video_of[index])
         image = np.asarray(self.store.frames(self.videos[v])[self.frame_of[index]])
         if self.transform is not None:
             image = self.transform(image=image)["image"]
+        return v, image
+
+    def _item(self, v: int, image: Tensor) -> dict[str, Tensor | int]:
         return {
-            "image": to_uint8_tensor(image) if self.uint8 else to_tensor(image),
+            "image": image,
             "label": int(self.labels[v]),
             "pai": int(self.pai[v]),
             "video": v,
             "subject": int(self.subjects[v]),
         }
+
+    def __getitem__(self, index: int) -> dict[str, Tensor | int]:
+        v, image = self._pixels(index)
+        return self._item(v, to_uint8_tensor(image) if self.uint8 else to_tensor(image))
+
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Tensor | int]]:
+        """The items of a batch (PyTorch's loaders fetch batches through this method).
+
+        With ``uint8`` the pixels are copied once, straight from the store into one
+        ``(B, H, W, 3)`` batch tensor (a :class:`FrameBatch`, which :func:`collate_frames`
+        uses as is).
+        """
+        if not self.uint8 or not len(indices):
+            return [self[int(i)] for i in indices]
+        rows, images = [], None
+        for slot, index in enumerate(indices):
+            v, image = self._pixels(int(index))
+            if images is None:
+                images = _empty_batch((len(indices), *image.shape))
+                pixels = images.numpy()
+            pixels[slot] = image
+            rows.append(v)
+        items = [self._item(v, images[slot].permute(2, 0, 1)) for slot, v in enumerate(rows)]
+        return FrameBatch(items, images)

@@ -31,7 +31,13 @@ from mtfas.preprocessing.cache import (
     write_table,
 )
 from mtfas.preprocessing.settings import PreprocessSettings
-from mtfas.preprocessing.worker import VideoFailure, VideoJob, init_worker, process_video
+from mtfas.preprocessing.worker import (
+    BackgroundWrites,
+    VideoFailure,
+    VideoJob,
+    init_worker,
+    process_video,
+)
 
 #: Reasons a sampled frame gives no crop, with the words used in summaries.
 SKIP_REASONS = {
@@ -197,8 +203,9 @@ def preprocess(
 
         try:
             if workers == 0:
-                for job in todo:
-                    record(job, process_video(job, settings, cache_dir))
+                with BackgroundWrites() as writes:
+                    for job in todo:
+                        record(job, process_video(job, settings, cache_dir, writes))
             else:
                 _run_parallel(todo, settings, cache_dir, workers, start_method, record)
         finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,13 +105,18 @@ class VideoFailure:
 
 
 def process_video(
-    job: VideoJob, settings: PreprocessSettings, cache_dir: Path
+    job: VideoJob,
+    settings: PreprocessSettings,
+    cache_dir: Path,
+    writes: BackgroundWrites | None = None,
 ) -> VideoFailure | None:
     """Preprocess one video into the cache, or report why it cannot be.
 
-    Writes ``crops/<video>.npy`` and then ``parts/<video>.csv`` (both atomically). Errors
-    caused by the data (unreadable or empty video, malformed annotation) are returned as
-    a :class:`VideoFailure`; any other exception propagates.
+    Writes ``crops/<video>.npy`` and then ``parts/<video>.csv`` (both atomically), before
+    returning, or in the background through ``writes`` (the next video is decoded while
+    this one is written; the caller closes ``writes`` to wait for them). Errors caused by
+    the data (unreadable or empty video, malformed annotation) are returned as a
+    :class:`VideoFailure`; any other exception propagates.
     """
     try:
         rows, crops = _crop_video(job, settings)
@@ -120,9 +127,53 @@ def process_video(
     except VideoReadError as exc:
         return VideoFailure(job.video, str(job.path), UNREADABLE_VIDEO, str(exc))
     cache_dir = Path(cache_dir)
-    write_array(cache_dir / crop_file(job.video), crops)
-    write_table(cache_dir / part_file(job.video), pd.DataFrame(rows, columns=PART_COLUMNS))
+
+    def write() -> None:
+        write_array(cache_dir / crop_file(job.video), crops)
+        write_table(cache_dir / part_file(job.video), pd.DataFrame(rows, columns=PART_COLUMNS))
+
+    if writes is None:
+        write()
+    else:
+        writes.submit(write)
     return None
+
+
+class BackgroundWrites:
+    """Runs cache writes in one background thread, at most one write waiting.
+
+    Writing a video's crops (and syncing them to disk) then overlaps with decoding the
+    next video. An error of a write is raised by the next :meth:`submit` or by
+    :meth:`close`; :meth:`close` (or leaving the ``with`` block) waits for every write,
+    so the cache is complete (or holds only whole files) when it returns.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mtfas-write")
+        self._pending: Future[None] | None = None
+
+    def submit(self, write: Callable[[], None]) -> None:
+        """Wait for the previous write (raising its error), then start ``write``."""
+        self._wait()
+        self._pending = self._pool.submit(write)
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """Wait for the last write (raising its error) and stop the thread."""
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> BackgroundWrites:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _crop_video(
@@ -143,14 +194,22 @@ def _crop_video(
         wanted = select_frames(limit, settings)
         cropper = _Cropper(job, settings, len(wanted), rotation)
         chunk: list[tuple[int, np.ndarray]] = []
-        for index, image in iter_frames(capture, wanted, rotation):
-            if image is None:
-                cropper.skip(index, Miss.UNREADABLE)
-                continue
-            chunk.append((index, image))
-            if len(chunk) == CHUNK_FRAMES:
-                cropper.crop(chunk)
-                chunk = []
+        # Decoding (this thread) overlaps with locating and cropping the previous chunk
+        # (one helper thread, one chunk in flight); OpenCV releases the GIL for both.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mtfas-crop") as helper:
+            cropping: Future[None] | None = None
+            for index, image in iter_frames(capture, wanted, rotation):
+                if image is None:
+                    cropper.skip(index, Miss.UNREADABLE)
+                    continue
+                chunk.append((index, image))
+                if len(chunk) == CHUNK_FRAMES:
+                    if cropping is not None:
+                        cropping.result()
+                    cropping = helper.submit(cropper.crop, chunk)
+                    chunk = []
+            if cropping is not None:
+                cropping.result()
         cropper.crop(chunk)
     finally:
         capture.release()

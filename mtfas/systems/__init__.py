@@ -5,6 +5,7 @@ from mtfas.systems.inner_loop import (
     HigherInnerLoop,
     InnerLoop,
     InnerLoopResult,
+    JVPInnerLoop,
     TorchFuncInnerLoop,
     make_inner_loop,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "HigherInnerLoop",
     "InnerLoop",
     "InnerLoopResult",
+    "JVPInnerLoop",
     "MetaTeacherSystem",
     "SupervisedSystem",
     "TeacherStudentSystem",

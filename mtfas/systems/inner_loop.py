@@ -5,7 +5,11 @@ keeping the graph to the teacher, and returns the adapted student's validation l
 A backend implements :class:`InnerLoop`: :class:`HigherInnerLoop` (``backend="higher"``,
 the default) uses the ``higher`` library (``innerloop_ctx`` and its differentiable
 optimiser); :class:`TorchFuncInnerLoop` (``backend="torch.func"``) uses
-``torch.func.functional_call``. Both give the same gradients (tested).
+``torch.func.functional_call``. Both give the same gradients (tested) for any ``K``.
+:class:`JVPInnerLoop` (``backend="jvp"``) is the cheapest exact backend for ``K = 1``: it
+uses the closed form of the one-step hypergradient of the MSE teaching loss (no
+second-order graph; one forward-mode Jacobian-vector product instead) and gives the same
+gradients as the other two (tested); it refuses ``K > 1``.
 
 Gradient order:
 
@@ -23,17 +27,20 @@ clones, so no inner forward pass touches the real student's running statistics. 
 (the student at its current weights on the training batch) are copied back, so that after
 a step the real student holds exactly what one train-mode forward of that student on the
 training batch would give; forward passes at adapted weights and on the meta-validation
-batch never reach it.
+batch never reach it. The ``jvp`` backend follows the same policy (its extra forward pass,
+the Jacobian-vector product on the training batch, runs on another set of clones).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import higher
 import torch
+import torch.autograd.forward_ad as fwAD
 from torch import Tensor, nn
 from torch.func import functional_call
 
@@ -66,11 +73,26 @@ class InnerLoop(ABC):
         steps: Number of inner steps ``K`` (>= 1).
         lr: Inner learning rate ``alpha`` (> 0).
         first_order: Drop the student's Hessian across inner steps (see module docs).
+
+    Raises:
+        ConfigError: For ``steps < 1``, ``lr <= 0``, or more steps than the backend
+            supports (:attr:`max_steps`).
     """
+
+    #: Most inner steps the backend supports (``None``: any number).
+    max_steps: int | None = None
 
     def __init__(self, steps: int = 1, lr: float = 0.01, first_order: bool = False) -> None:
         if steps < 1:
             raise ConfigError(f"inner_steps must be >= 1, got {steps}.")
+        if self.max_steps is not None and steps > self.max_steps:
+            name = next((n for n, c in BACKENDS.items() if c is type(self)), type(self).__name__)
+            multi = ", ".join(repr(n) for n, c in BACKENDS.items() if c.max_steps is None)
+            raise ConfigError(
+                f"The {name!r} inner-loop backend supports at most inner_steps = "
+                f"{self.max_steps}, got {steps}; for more inner steps use one of the "
+                f"backends {multi}."
+            )
         if lr <= 0:
             raise ConfigError(f"inner_lr must be positive, got {lr}.")
         self.steps = int(steps)
@@ -201,17 +223,145 @@ class TorchFuncInnerLoop(InnerLoop):
         return InnerLoopResult(val_loss, teach_loss, student_grads)
 
 
-BACKENDS: dict[str, type[InnerLoop]] = {"higher": HigherInnerLoop, "torch.func": TorchFuncInnerLoop}
+class JVPInnerLoop(InnerLoop):
+    """Exact one-step inner loop from the closed form of the MSE hypergradient.
+
+    For ``K = 1`` the adapted weights are ``theta' = theta - alpha * grad L(theta, T)``
+    with ``L = (1/N) sum (f(x_train; theta) - T)^2`` over the ``N`` map elements, so
+    ``d theta' / d T = (2 alpha / N) J^T``, ``J`` the Jacobian of the student's (train-mode,
+    BatchNorm batch statistics included) map function ``theta -> f(x_train; theta)`` at the
+    current weights. With ``v = grad_theta' L_val(theta')``::
+
+        dL_val / dT = (2 alpha / N) * J v
+
+    One step therefore costs: a plain forward + backward of the student on the training
+    batch (which also gives the student's gradient and the teaching loss), the SGD step
+    without a graph, a forward + backward of the adapted student on the meta-validation
+    batch w.r.t. ``theta'``, and one forward-mode Jacobian-vector product
+    (``torch.autograd.forward_ad``) on the training batch -- no second-order graph.
+
+    The returned ``val_loss`` is a surrogate: its value is exactly ``L_val`` and its
+    gradient w.r.t. ``target`` is exactly ``(2 alpha / N) J v``, so
+    ``val_loss.backward()`` gives the teacher the exact hypergradient; it carries no graph
+    to the student. When ``target`` does not require grad (e.g. teacher warm-up) the
+    Jacobian-vector product is skipped and ``val_loss`` is a detached constant.
+
+    Only valid for the MSE teaching loss (:func:`~mtfas.systems.losses.teaching_loss`)
+    and ``K = 1`` (``steps > 1`` raises :class:`ConfigError`); ``first_order`` makes no
+    difference at ``K = 1`` (the first-order approximation is exact there) and is
+    ignored. Parameters with ``requires_grad=False`` and parameters that do not influence
+    the map stay fixed, as in the other backends. Stochastic layers (dropout) see the same
+    random draws in the Jacobian-vector product as in the first forward pass (the RNG
+    state is replayed and restored afterwards).
+    """
+
+    max_steps = 1
+
+    def run(  # noqa: D102
+        self,
+        student: nn.Module,
+        x_train: Tensor,
+        target: Tensor,
+        x_val: Tensor,
+        val_loss_fn: Callable[[Tensor], Tensor],
+        sync_bn_stats: bool = True,
+    ) -> InnerLoopResult:
+        named = dict(student.named_parameters())
+        trainable = [n for n, p in named.items() if p.requires_grad]
+        original_buffers = dict(student.named_buffers())
+        buffers = {n: b.clone() for n, b in original_buffers.items()}
+        jvp_buffers = {n: b.clone() for n, b in original_buffers.items()}
+        rng = _RngState(x_train.device)
+
+        # 1. Plain forward + backward at theta (no create_graph): student grads, BN stats.
+        theta = {n: p.detach().requires_grad_(p.requires_grad) for n, p in named.items()}
+        maps = functional_call(student, (theta, buffers), (x_train,))
+        loss = teaching_loss(maps, target.detach())
+        grads: Sequence[Tensor | None] = [None] * len(trainable)
+        if loss.requires_grad:
+            grads = torch.autograd.grad(loss, [theta[n] for n in trainable], allow_unused=True)
+        g_by_name = {n: g for n, g in zip(trainable, grads, strict=True) if g is not None}
+        if sync_bn_stats:
+            _copy_buffers(list(buffers.values()), list(original_buffers.values()))
+
+        # 2. The SGD step, without a graph; theta' as fresh leaves.
+        adapted = {n: p.detach() for n, p in named.items()}
+        for n, g in g_by_name.items():
+            adapted[n] = (adapted[n] - self.lr * g).requires_grad_()
+        moved = list(g_by_name)
+
+        # 3. Validation loss of the adapted student and v = its gradient w.r.t. theta'.
+        val_loss = val_loss_fn(functional_call(student, (adapted, buffers), (x_val,)))
+        if target.requires_grad and val_loss.requires_grad:
+            v = torch.autograd.grad(val_loss, [adapted[n] for n in moved], allow_unused=True)
+            tangents = {n: t for n, t in zip(moved, v, strict=True) if t is not None}
+            # 4. c = (2 alpha / N) J v, with a forward-mode JVP at theta on x_train.
+            with rng.replay(), torch.no_grad(), fwAD.dual_level():
+                primals = {n: p.detach() for n, p in named.items()}
+                for n, t in tangents.items():
+                    primals[n] = fwAD.make_dual(primals[n], t)
+                maps = functional_call(student, (primals, jvp_buffers), (x_train,))
+                jv = fwAD.unpack_dual(maps).tangent
+            if jv is None:
+                jv = torch.zeros_like(maps)
+            c = (jv * (2.0 * self.lr / target.numel())).to(target.dtype)
+            surrogate = val_loss.detach() + ((target - target.detach()) * c).sum()
+        else:
+            surrogate = val_loss.detach()
+        return InnerLoopResult(
+            val_loss=surrogate,
+            teach_loss=loss.detach(),
+            student_grads=[g_by_name.get(n) for n in named],
+        )
+
+
+class _RngState:
+    """The CPU (and CUDA) RNG state, to replay one forward pass's random draws."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cpu = torch.get_rng_state()
+        self.cuda: dict[int, Tensor] = {}
+        if device.type == "cuda":
+            index = device.index if device.index is not None else torch.cuda.current_device()
+            self.cuda[index] = torch.cuda.get_rng_state(index)
+
+    @contextmanager
+    def replay(self) -> Iterator[None]:
+        """Run the block from the captured state; the state before it is restored after."""
+        with torch.random.fork_rng(devices=list(self.cuda)):
+            torch.set_rng_state(self.cpu)
+            for index, state in self.cuda.items():
+                torch.cuda.set_rng_state(state, index)
+            yield
+
+
+BACKENDS: dict[str, type[InnerLoop]] = {
+    "higher": HigherInnerLoop,
+    "torch.func": TorchFuncInnerLoop,
+    "jvp": JVPInnerLoop,
+}
+
+
+#: Backend name that picks the cheapest exact backend for the number of inner steps.
+AUTO = "auto"
+
+
+def resolve_backend(backend: str, steps: int) -> str:
+    """The backend ``"auto"`` stands for: ``"jvp"`` for one inner step, else ``"higher"``."""
+    if backend != AUTO:
+        return backend
+    return "jvp" if steps == 1 else "higher"
 
 
 def make_inner_loop(backend: str, steps: int, lr: float, first_order: bool) -> InnerLoop:
-    """Build the inner loop of the named backend.
+    """Build the inner loop of the named backend (``"auto"``: see :func:`resolve_backend`).
 
     Raises:
         ConfigError: For an unknown backend name.
     """
+    backend = resolve_backend(backend, steps)
     if backend not in BACKENDS:
         raise ConfigError(
-            f"Unknown inner-loop backend {backend!r}; available: {sorted(BACKENDS)}."
+            f"Unknown inner-loop backend {backend!r}; available: {[AUTO, *sorted(BACKENDS)]}."
         )
     return BACKENDS[backend](steps=steps, lr=lr, first_order=first_order)

@@ -6,7 +6,9 @@ meta-validation batch ``(x_val, y_val)`` from subject-disjoint training subjects
 1. The teacher maps ``x_tr`` to ``T_phi(x_tr)``; the target is zeros for live faces and
    ``T_phi(x_tr)`` for spoofs (ZeroMap / LearnableMap).
 2. Lower level: the student takes ``inner_steps`` differentiable SGD steps (``inner_lr``)
-   on ``MSE(S_theta(x_tr), target)``, giving ``theta'`` with the graph to ``phi``.
+   on ``MSE(S_theta(x_tr), target)``, giving ``theta'`` with the graph to ``phi``
+   (``backend="jvp"``, ``K = 1`` only: no graph; the exact hypergradient comes from its
+   closed form, see ``mtfas.systems.inner_loop.JVPInnerLoop``).
 3. Higher level: the teacher takes an optimiser step on ``grad_phi L_val(S_theta'(x_val),
    y_val)`` (``val_loss``: BCE of the map mean, or pixel-wise BCE).
 4. Student update (``student_update``): ``"reuse"`` hands the first inner step's gradient
@@ -85,7 +87,13 @@ class MetaTeacherSystem(FASSystem):
             ``"pixel_bce"``.
         student_update: ``"reuse"`` or ``"recompute"`` (see module docs).
         teacher_warmup_steps: Initial steps during which the teacher is not updated.
-        backend: Inner-loop backend: ``"higher"`` or ``"torch.func"`` (same gradients).
+        backend: Inner-loop backend (all exact, same gradients, tested): ``"higher"`` or
+            ``"torch.func"`` (any ``inner_steps``), or ``"jvp"``: the closed form of the
+            one-step hypergradient of the MSE teaching loss (one forward-mode
+            Jacobian-vector product instead of a second-order graph), the cheapest
+            exact choice for ``inner_steps = 1``; it rejects ``inner_steps > 1``
+            (:class:`~mtfas.systems.inner_loop.JVPInnerLoop`). ``"auto"`` (default):
+            ``"jvp"`` for ``inner_steps = 1``, else ``"higher"``.
         student_optimizer: Optimiser factory for the student (default Adam, lr 1e-3).
         teacher_optimizer: Optimiser factory for the teacher (default Adam, lr 1e-3).
         **kwargs: Evaluation settings of :class:`FASSystem` (``pai_names``,
@@ -103,7 +111,7 @@ class MetaTeacherSystem(FASSystem):
         val_loss: ValLossName = "map_mean_bce",
         student_update: Literal["reuse", "recompute"] = "reuse",
         teacher_warmup_steps: int = 0,
-        backend: Literal["higher", "torch.func"] = "higher",
+        backend: Literal["auto", "higher", "torch.func", "jvp"] = "auto",
         student_optimizer: OptimizerCallable = torch.optim.Adam,
         teacher_optimizer: OptimizerCallable = torch.optim.Adam,
         **kwargs: Any,

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 from mtfas import SupervisedSystem
 from mtfas.datamodules.dataset import (
     ArrayStore,
+    FrameBatch,
     FrameDataset,
     collate_frames,
     normalise,
@@ -83,3 +84,19 @@ def test_eval_resize_equals_albumentations_and_skips_same_size(size):
     np.testing.assert_array_equal(got, reference)
     if size == 24:
         assert got is image
+
+
+def test_batched_fetch_copies_pixels_once_into_the_batch():
+    dataset = _dataset(True, transform=eval_transform(24))
+    items = dataset.__getitems__([3, 0, 7])
+    assert isinstance(items, FrameBatch) and items.images.shape == (3, 24, 24, 3)
+    for item, index in zip(items, [3, 0, 7], strict=True):
+        single = dataset[index]
+        assert torch.equal(item["image"], single["image"])
+        assert {k: v for k, v in item.items() if k != "image"} == {
+            k: v for k, v in single.items() if k != "image"}
+    batch = collate_frames(items)
+    assert batch["image"].data_ptr() == items.images.data_ptr()  # no second copy
+    assert batch["image"].shape == (3, 3, 24, 24)
+    assert batch["video"].tolist() == [single["video"] for single in map(dataset.__getitem__,
+                                                                           [3, 0, 7])]

@@ -42,7 +42,7 @@ def _grads(state: dict, backend: str) -> tuple[list, list]:
     return list(t_grads), res.student_grads
 
 
-@pytest.mark.parametrize("backend", ["higher", "torch.func"])
+@pytest.mark.parametrize("backend", ["higher", "torch.func", "jvp"])
 def test_ddp_keeps_ranks_identical_and_averages_gradients(tmp_path, backend):
     _run(tmp_path, backend, steps=1)
     final = [torch.load(tmp_path / f"params_rank{r}.pt") for r in (0, 1)]

@@ -28,14 +28,15 @@ from mtfas.benchmarks.casia_fasd import (
     casia_fasd_videos,
     subject_id,
 )
-from mtfas.errors import ConfigError
 from mtfas.synthetic.layouts.codec import video_codec
 from mtfas.synthetic.layouts.face_boxes import FACE_BOX_FOLDER, BoxedRenderJob, render_boxed
 from mtfas.synthetic.layouts.release import (
     SyntheticRelease,
+    check_render_knobs,
     claim_folder,
     is_complete,
     run_jobs,
+    split_counts,
     write_marker,
 )
 
@@ -49,32 +50,6 @@ SPECIES: dict[str, str] = {
     "live": "live", "warped_print": "print1", "cut_print": "print2", "replay": "replay1",
 }
 SESSION = 0
-
-
-def split_counts(name: str, value: int | Sequence[int] | None,
-                 official: dict[str, range]) -> dict[str, list[int]]:
-    """The first ``n`` official subjects of each split (one count, or one per split).
-
-    Raises:
-        ConfigError: If a count is outside ``1..`` the official number.
-    """
-    splits = list(official)
-    if value is None:
-        return {split: list(official[split]) for split in splits}
-    counts = [value] * len(splits) if isinstance(value, int) else list(value)
-    if len(counts) != len(splits):
-        raise ConfigError(
-            f"{name} must be one count or {len(splits)} ({', '.join(splits)}), got {value!r}"
-        )
-    chosen = {}
-    for split, count in zip(splits, counts, strict=True):
-        pool = list(official[split])
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= len(pool):
-            raise ConfigError(
-                f"{name} for {split} must be an integer in 1..{len(pool)}, got {count!r}"
-            )
-        chosen[split] = pool[:count]
-    return chosen
 
 
 def write_casia_fasd(
@@ -115,10 +90,7 @@ def write_casia_fasd(
     """
     root = Path(out).expanduser()
     subjects = split_counts("subjects_per_split", subjects_per_split, OFFICIAL_SUBJECTS)
-    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
-        raise ConfigError(f"n_frames must be an integer >= 1, got {n_frames!r}")
-    if isinstance(size, bool) or not isinstance(size, int) or not 32 <= size <= 1024:
-        raise ConfigError(f"size must be an integer in 32..1024, got {size!r}")
+    check_render_knobs(n_frames, size)
     settings = {"subjects": subjects, "n_frames": n_frames, "size": size,
                 "seed": int(seed), "fps": float(fps)}
     videos = casia_fasd_videos(subjects)

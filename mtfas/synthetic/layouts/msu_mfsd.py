@@ -37,14 +37,15 @@ from mtfas.benchmarks.msu_mfsd import (
     msu_mfsd_videos,
 )
 from mtfas.errors import ConfigError
-from mtfas.synthetic.layouts.casia_fasd import split_counts
 from mtfas.synthetic.layouts.codec import video_codec
 from mtfas.synthetic.layouts.face_boxes import FACE_BOX_FOLDER, BoxedRenderJob, render_boxed
 from mtfas.synthetic.layouts.release import (
     SyntheticRelease,
+    check_render_knobs,
     claim_folder,
     is_complete,
     run_jobs,
+    split_counts,
     write_marker,
     write_text,
 )
@@ -114,10 +115,7 @@ def write_msu_mfsd(
                           f"got {devices!r}")
     if sideways not in SIDEWAYS:
         raise ConfigError(f"sideways must be one of {SIDEWAYS}, got {sideways!r}")
-    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
-        raise ConfigError(f"n_frames must be an integer >= 1, got {n_frames!r}")
-    if isinstance(size, bool) or not isinstance(size, int) or not 32 <= size <= 1024:
-        raise ConfigError(f"size must be an integer in 32..1024, got {size!r}")
+    check_render_knobs(n_frames, size)
     settings = {"clients": clients, "devices": chosen_devices, "sideways": sideways,
                 "n_frames": n_frames, "size": size, "seed": int(seed), "fps": float(fps)}
     videos = msu_mfsd_videos(clients["train"] + clients["test"], chosen_devices)

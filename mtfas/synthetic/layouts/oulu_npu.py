@@ -21,20 +21,20 @@ from mtfas.benchmarks.oulu_npu import (
     PHONES,
     SESSIONS,
     SPLIT_FOLDERS,
-    SPLIT_ORDER,
     OULUName,
     oulu_npu_protocols,
     oulu_npu_videos,
 )
-from mtfas.errors import ConfigError
 from mtfas.synthetic import render_capture
 from mtfas.synthetic.layouts.codec import Codec, video_codec, write_video
 from mtfas.synthetic.layouts.release import (
     SyntheticRelease,
     as_sorted_ints,
+    check_render_knobs,
     claim_folder,
     is_complete,
     run_jobs,
+    split_counts,
     write_marker,
     write_text,
 )
@@ -55,28 +55,7 @@ def users_by_split(users_per_split: int | Sequence[int] | None = None) -> dict[s
     Raises:
         ConfigError: If a count is not in ``1..`` the official number of users.
     """
-    if users_per_split is None:
-        return {split: list(OFFICIAL_USERS[split]) for split in SPLIT_ORDER}
-    if isinstance(users_per_split, int):
-        counts = [users_per_split] * 3
-    elif isinstance(users_per_split, Sequence) and not isinstance(users_per_split, str):
-        counts = list(users_per_split)
-    else:
-        counts = [users_per_split]
-    if len(counts) != 3:
-        raise ConfigError(
-            f"users_per_split must be one count or three (train, dev, test), got {counts}"
-        )
-    users = {}
-    for split, count in zip(SPLIT_ORDER, counts, strict=True):
-        official = OFFICIAL_USERS[split]
-        if not isinstance(count, int) or not 1 <= count <= len(official):
-            raise ConfigError(
-                f"users_per_split for {split} must be an integer in 1..{len(official)} "
-                f"(OULU-NPU has users {official.start}-{official.stop - 1} there), got {count!r}"
-            )
-        users[split] = list(official)[:count]
-    return users
+    return split_counts("users_per_split", users_per_split, OFFICIAL_USERS)
 
 
 @dataclass(frozen=True)
@@ -157,10 +136,7 @@ def write_oulu_npu(
     users = users_by_split(users_per_split)
     phones = as_sorted_ints("phones", phones, PHONES)
     sessions = as_sorted_ints("sessions", sessions, SESSIONS)
-    if not isinstance(n_frames, int) or n_frames < 1:
-        raise ConfigError(f"n_frames must be an integer >= 1, got {n_frames!r}")
-    if not isinstance(size, int) or not 32 <= size <= 1024:
-        raise ConfigError(f"size must be an integer in 32..1024, got {size!r}")
+    check_render_knobs(n_frames, size)
     settings = {
         "phones": phones,
         "sessions": sessions,

@@ -169,3 +169,51 @@ def as_sorted_ints(name: str, values: Iterable[int], allowed: Iterable[int]) -> 
             f"{name} must be a non-empty selection without repeats of {allowed}, got {chosen}"
         )
     return sorted(chosen)
+
+
+def split_counts(name: str, value: int | Sequence[int] | None,
+                 official: dict[str, range]) -> dict[str, list[int]]:
+    """The first ``n`` official subjects of each split (one count, or one per split).
+
+    Args:
+        name: Name of the knob, for messages (e.g. ``"subjects_per_split"``).
+        value: None for every official subject, one count for every split, or one count
+            per split (in the order of ``official``).
+        official: The official subject ids of each split.
+
+    Raises:
+        ConfigError: If a count is outside ``1..`` the official number.
+    """
+    splits = list(official)
+    if value is None:
+        return {split: list(official[split]) for split in splits}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        counts = list(value)
+    else:
+        counts = [value] * len(splits)
+    if len(counts) != len(splits):
+        raise ConfigError(
+            f"{name} must be one count or {len(splits)} ({', '.join(splits)}), got {value!r}"
+        )
+    chosen = {}
+    for split, count in zip(splits, counts, strict=True):
+        pool = list(official[split])
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= len(pool):
+            raise ConfigError(
+                f"{name} for {split} must be an integer in 1..{len(pool)} (the official "
+                f"{split} split has {len(pool)}), got {count!r}"
+            )
+        chosen[split] = pool[:count]
+    return chosen
+
+
+def check_render_knobs(n_frames: object, size: object) -> None:
+    """Check the frames per video (>= 1) and the frame side (32-1024) of a writer.
+
+    Raises:
+        ConfigError: Naming the knob and its valid range.
+    """
+    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
+        raise ConfigError(f"n_frames must be an integer >= 1, got {n_frames!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or not 32 <= size <= 1024:
+        raise ConfigError(f"size must be an integer in 32..1024, got {size!r}")

@@ -50,9 +50,11 @@ from mtfas.synthetic import render_capture
 from mtfas.synthetic.layouts.codec import Codec, video_codec, write_video
 from mtfas.synthetic.layouts.release import (
     SyntheticRelease,
+    check_render_knobs,
     claim_folder,
     is_complete,
     run_jobs,
+    split_counts,
     write_marker,
     write_text,
 )
@@ -76,25 +78,7 @@ def clients_by_split(subjects_per_split: int | Sequence[int] | None = None
     Raises:
         ConfigError: If a count is out of range.
     """
-    if subjects_per_split is None:
-        return {split: list(OFFICIAL_CLIENTS[split]) for split in SPLIT_ORDER}
-    counts = ([subjects_per_split] * 3 if isinstance(subjects_per_split, int)
-              else list(subjects_per_split))
-    if len(counts) != 3:
-        raise ConfigError(
-            f"subjects_per_split must be one count or three (train, devel, test), got {counts}"
-        )
-    clients = {}
-    for split, count in zip(SPLIT_ORDER, counts, strict=True):
-        official = OFFICIAL_CLIENTS[split]
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= len(
-                official):
-            raise ConfigError(
-                f"subjects_per_split for {split} must be an integer in 1..{len(official)}, "
-                f"got {count!r}"
-            )
-        clients[split] = list(official)[:count]
-    return clients
+    return split_counts("subjects_per_split", subjects_per_split, OFFICIAL_CLIENTS)
 
 
 def synthetic_conditions(name: ReplayName, support: str) -> dict[str, int | str]:
@@ -207,10 +191,7 @@ def write_replay_attack(
     takes = sorted({int(t) for t in takes})
     if not takes or not set(takes) <= set(TAKES):
         raise ConfigError(f"takes must be a non-empty selection of {list(TAKES)}, got {takes}")
-    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
-        raise ConfigError(f"n_frames must be an integer >= 1, got {n_frames!r}")
-    if isinstance(size, bool) or not isinstance(size, int) or not 32 <= size <= 1024:
-        raise ConfigError(f"size must be an integer in 32..1024, got {size!r}")
+    check_render_knobs(n_frames, size)
     zero_frames = sorted({int(t) for t in zero_box_frames})
     if any(t < 0 for t in zero_frames):
         raise ConfigError(f"zero_box_frames must be frame numbers >= 0, got {zero_frames}")

@@ -37,15 +37,16 @@ from mtfas.benchmarks.siw import (
     siw_videos,
     video_id,
 )
-from mtfas.errors import ConfigError
 from mtfas.synthetic import render_capture
 from mtfas.synthetic.layouts.codec import Codec, video_codec, write_video
 from mtfas.synthetic.layouts.release import (
     SyntheticRelease,
     as_sorted_ints,
+    check_render_knobs,
     claim_folder,
     is_complete,
     run_jobs,
+    split_counts,
     write_marker,
     write_text,
 )
@@ -67,26 +68,7 @@ def subjects_by_split(subjects_per_split: int | Sequence[int] | None = None
     Raises:
         ConfigError: If a count is out of range.
     """
-    splits = list(OFFICIAL_SUBJECTS)
-    if subjects_per_split is None:
-        return {split: list(OFFICIAL_SUBJECTS[split]) for split in splits}
-    counts = ([subjects_per_split] * 2 if isinstance(subjects_per_split, int)
-              else list(subjects_per_split))
-    if len(counts) != 2:
-        raise ConfigError(
-            f"subjects_per_split must be one count or two (train, test), got {counts}"
-        )
-    subjects = {}
-    for split, count in zip(splits, counts, strict=True):
-        official = OFFICIAL_SUBJECTS[split]
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= len(
-                official):
-            raise ConfigError(
-                f"subjects_per_split for {split} must be an integer in 1..{len(official)}, "
-                f"got {count!r}"
-            )
-        subjects[split] = list(official)[:count]
-    return subjects
+    return split_counts("subjects_per_split", subjects_per_split, OFFICIAL_SUBJECTS)
 
 
 def synthetic_conditions(name: SiWName) -> dict[str, int | str]:
@@ -191,10 +173,7 @@ def write_siw(
     attack_sessions = as_sorted_ints("attack_sessions", attack_sessions, range(1, 7))
     print_media = as_sorted_ints("print_media", print_media, MEDIA[PRINT])
     replay_media = as_sorted_ints("replay_media", replay_media, MEDIA[REPLAY])
-    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
-        raise ConfigError(f"n_frames must be an integer >= 1, got {n_frames!r}")
-    if isinstance(size, bool) or not isinstance(size, int) or not 32 <= size <= 1024:
-        raise ConfigError(f"size must be an integer in 32..1024, got {size!r}")
+    check_render_knobs(n_frames, size)
     settings = {
         "subjects": subjects, "sensors": sensors, "live_sessions": live_sessions,
         "attack_sessions": attack_sessions, "print_media": print_media,

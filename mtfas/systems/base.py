@@ -21,6 +21,7 @@ Evaluation discipline:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +39,15 @@ from mtfas.systems.distributed import any_rank
 from mtfas.systems.losses import all_finite, map_score
 
 ThresholdMethod = Literal["eer", "bpcer", "apcer"]
+
+
+# FASSystem normalises uint8 batches in on_after_batch_transfer on purpose; Lightning
+# warns about that hook whenever a LightningDataModule is passed. Silence only that note.
+warnings.filterwarnings(
+    "ignore",
+    message=r"You have overridden `on_after_batch_transfer` in `LightningModule` but have "
+    r"passed in a `LightningDataModule`",
+)
 
 
 @rank_zero_only

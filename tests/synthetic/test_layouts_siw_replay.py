@@ -160,3 +160,18 @@ def test_synth_command_writes_both_layouts(tmp_path, capsys):
     assert (out / "face-locations/devel/real/"
             "client016_session01_webcam_authenticate_adverse_2.face").is_file()
 
+
+
+def test_ffv1_in_mov_is_written_exactly_and_quietly(tmp_path, capfd):
+    import os
+
+    import numpy as np
+
+    from mtfas.synthetic.layouts.codec import Codec, read_video, write_video
+
+    frames = np.random.default_rng(0).integers(0, 256, (3, 32, 48, 3), dtype=np.uint8)
+    write_video(tmp_path / "a.mov", frames, Codec("FFV1", True))
+    os.write(2, b"stderr is back\n")
+    err = capfd.readouterr().err
+    assert "not supported" not in err and "stderr is back" in err
+    np.testing.assert_array_equal(read_video(tmp_path / "a.mov"), frames)

@@ -8,10 +8,13 @@ otherwise (with a warning).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import sys
 import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +40,29 @@ class Codec:
     lossless: bool
 
 
+#: Containers whose muxer knows the codec's tag. In others (FFV1 in ``.mov``) FFmpeg
+#: falls back to a generic tag, which works (round trip tested) but makes OpenCV print a
+#: line to the C-level stderr for every file.
+NATIVE_CONTAINERS: dict[str, tuple[str, ...]] = {"FFV1": (".avi", ".mkv")}
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr(quiet: bool) -> Iterator[None]:
+    """Send the process's C-level stderr (file descriptor 2) to /dev/null while active."""
+    if not quiet:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def write_video(path: str | Path, frames: np.ndarray, codec: Codec, fps: float = 25.0) -> Path:
     """Write RGB frames as a video, atomically (temporary file, then rename).
 
@@ -60,8 +86,9 @@ def write_video(path: str | Path, frames: np.ndarray, codec: Codec, fps: float =
                           f"{frames.dtype} {frames.shape}")
     height, width = frames.shape[1:3]
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec.fourcc), fps,
-                             (width, height))
+    with _quiet_native_stderr(path.suffix.lower() not in NATIVE_CONTAINERS.get(codec.fourcc, ())):
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec.fourcc), fps,
+                                 (width, height))
     try:
         if not writer.isOpened():
             raise DatasetError(
@@ -105,7 +132,8 @@ def round_trips(fourcc: str, suffix: str = ".avi") -> bool | None:
     frames = rng.integers(0, 256, (3, 32, 48, 3), dtype=np.uint8)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"probe{suffix}"
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 25.0, (48, 32))
+        with _quiet_native_stderr(suffix.lower() not in NATIVE_CONTAINERS.get(fourcc, ())):
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 25.0, (48, 32))
         if not writer.isOpened():
             writer.release()
             return None

@@ -39,19 +39,34 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def _timed(fn, repeats: int, device: torch.device) -> tuple[float, float]:
+def _once(fn, device: torch.device) -> float:
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def _timed(fn, repeats: int, device: torch.device, plain=None) -> tuple[float, float, float]:
+    """Median seconds of ``fn``, median seconds of ``plain`` timed alternately with it, peak MiB.
+
+    Alternating the two (plain, fn, plain, fn, ...) makes their ratio robust to the
+    machine's speed drifting during the run.
+    """
     fn()  # warm-up
     _sync(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    times = []
+    times, plain_times = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
+        if plain is not None:
+            plain_times.append(_once(plain, device))
+        times.append(_once(fn, device))
     peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else cpu_peak(fn)
-    return sorted(times)[len(times) // 2], peak
+    return _median(times), _median(plain_times) if plain_times else float("nan"), peak
 
 
 def cpu_peak(fn) -> float:
@@ -121,7 +136,7 @@ def main() -> None:
 
         return step
 
-    base, base_mem = _timed(plain, args.repeats, device)
+    base, _, base_mem = _timed(plain, args.repeats, device)
     print(f"device {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}), "
           f"threads {torch.get_num_threads()}, DepthNet width {args.width}, input {args.size}, "
           f"batch {args.batch}")
@@ -140,9 +155,10 @@ def main() -> None:
                 if backend == "jvp" and first_order:
                     print(f"{name:<34} = 2nd order (first_order has no effect at K=1)")
                     continue
-                t, mem = _timed(meta(backend, steps, first_order), args.repeats, device)
-                rows[backend, steps, first_order] = (t / base, mem)
-                print(f"{name:<34}{t:>9.4f}{t / base:>8.2f}{mem:>10.0f}")
+                t, local, mem = _timed(meta(backend, steps, first_order), args.repeats,
+                                       device, plain)
+                rows[backend, steps, first_order] = (t / local, mem)
+                print(f"{name:<34}{t:>9.4f}{t / local:>8.2f}{mem:>10.0f}")
     exact = {b: rows[b, 1, False][0] for b in ("higher", "torch.func", "jvp")}
     print("second-order K=1 step / plain: "
           + ", ".join(f"{b} {r:.2f}x ({'<=' if r <= 3.0 else '>'} 3.0x)" for b, r in exact.items()))

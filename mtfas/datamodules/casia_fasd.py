@@ -46,16 +46,11 @@ from mtfas.benchmarks.casia_fasd import (
 from mtfas.benchmarks.subjects import draw_dev_subjects
 from mtfas.datamodules.base import SPLITS, Split
 from mtfas.datamodules.face_boxes import FaceBoxOption
-from mtfas.datamodules.video import VideoDataModule
+from mtfas.datamodules.video import VideoDataModule, listing
 from mtfas.errors import DatasetWarning, ProtocolError
 from mtfas.preprocessing import BoxSource
 
 COLUMNS = ["video", "label", "pai", "subject", "quality", "file", "release_subject"]
-
-
-def _listing(items: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 class CASIAFASDDataModule(VideoDataModule):
@@ -196,7 +191,7 @@ class CASIAFASDDataModule(VideoDataModule):
         if unknown:
             warnings.warn(
                 f"{self.title}: ignoring {len(unknown)} entr{'y' if len(unknown) == 1 else 'ies'}"
-                f" under {self.root} that are not release videos: {_listing(unknown)}. "
+                f" under {self.root} that are not release videos: {listing(unknown)}. "
                 f"Expected numbered subject folders holding {', '.join(FILE_NAMES)} (.avi).",
                 DatasetWarning,
                 stacklevel=4,
@@ -204,7 +199,7 @@ class CASIAFASDDataModule(VideoDataModule):
         if incomplete:
             warnings.warn(
                 f"{self.title}: {len(incomplete)} subject folder(s) do not hold the "
-                f"{len(FILE_NAMES)} videos of the release: {_listing(incomplete)}. Using the "
+                f"{len(FILE_NAMES)} videos of the release: {listing(incomplete)}. Using the "
                 "videos that are there; re-copy the release if this is unexpected.",
                 DatasetWarning,
                 stacklevel=4,

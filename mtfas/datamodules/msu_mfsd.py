@@ -53,7 +53,7 @@ from mtfas.benchmarks.msu_mfsd import (
 from mtfas.benchmarks.subjects import draw_dev_subjects
 from mtfas.datamodules.base import SPLITS, Split
 from mtfas.datamodules.face_boxes import FaceBoxOption
-from mtfas.datamodules.video import VideoDataModule
+from mtfas.datamodules.video import VideoDataModule, listing
 from mtfas.errors import ConfigError, DatasetWarning, ProtocolError
 from mtfas.preprocessing import BoxSource
 
@@ -62,11 +62,6 @@ COLUMNS = ["video", "label", "pai", "subject", "device"]
 _IGNORED_SUFFIXES = (".face",)
 #: Folder under which some copies nest ``real/`` and ``attack/``.
 _NESTED = "scene01"
-
-
-def _listing(items: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(str(i) for i in items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def _check_rotate(rotate: Mapping[str, int] | None) -> dict[str, int]:
@@ -311,7 +306,7 @@ class MSUMFSDDataModule(VideoDataModule):
         if unknown:
             warnings.warn(
                 f"{self.title}: ignoring {len(unknown)} file(s) under {self.root} that are "
-                f"not release videos: {_listing(unknown)}. Expected names such as "
+                f"not release videos: {listing(unknown)}. Expected names such as "
                 "real/real_client001_laptop_SD_scene01.mov.",
                 DatasetWarning,
                 stacklevel=4,
@@ -332,13 +327,13 @@ class MSUMFSDDataModule(VideoDataModule):
         problems = []
         if unlisted:
             problems.append(f"{len(unlisted)} client(s) on disk are in neither list and are "
-                            f"left out: {_listing(unlisted)}")
+                            f"left out: {listing(unlisted)}")
         if absent:
             problems.append(f"{len(absent)} listed client(s) have no video: "
-                            f"{_listing(absent)}")
+                            f"{listing(absent)}")
         if odd:
             problems.append(f"{len(odd)} client(s) do not have the release's {expected} "
-                            f"videos: {_listing(odd)}")
+                            f"videos: {listing(odd)}")
         if problems:
             warnings.warn(
                 f"{self.title} (split from {source}): " + "; ".join(problems) + ". Using the "

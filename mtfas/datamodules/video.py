@@ -98,8 +98,9 @@ def default_cache_dir(benchmark: str, root: str | Path) -> Path:
     return default_cache_base() / benchmark / f"{resolved.name or 'root'}-{digest}"
 
 
-def _listing(items: Collection[str]) -> str:
-    items = list(items)
+def listing(items: Collection[object]) -> str:
+    """The first few items joined with commas, then "and N more" (for error messages)."""
+    items = [str(item) for item in items]
     shown = ", ".join(items[:_LISTED])
     return shown + (f" and {len(items) - _LISTED} more" if len(items) > _LISTED else "")
 
@@ -274,7 +275,7 @@ class VideoDataModule(FASDataModule, abc.ABC):
             missing = [e for e in self.required_entries if not (self.root / e).exists()]
             if not missing:
                 return
-            problem = f"{self.root} lacks {_listing(missing)}"
+            problem = f"{self.root} lacks {listing(missing)}"
             lookalike = self.lookalike(self.root)
             if lookalike is not None:
                 problem += (
@@ -320,7 +321,7 @@ class VideoDataModule(FASDataModule, abc.ABC):
         if missing:
             raise MissingVideoError(
                 f"{len(missing)} video(s) listed in {source} are not on disk: "
-                f"{_listing(missing)}. Copy the complete release into {self.root}, or fix "
+                f"{listing(missing)}. Copy the complete release into {self.root}, or fix "
                 "the list."
             )
 
@@ -422,13 +423,13 @@ class VideoDataModule(FASDataModule, abc.ABC):
         if not self.allow_missing_crops:
             raise DatasetError(
                 f"{self.title}: {len(without)} video(s) have no crop in {cache.cache_dir}: "
-                f"{_listing(described)}. See {FAILURES_FILE} and skipped.csv there; fix the "
+                f"{listing(described)}. See {FAILURES_FILE} and skipped.csv there; fix the "
                 "files and run prepare_data() again, or pass allow_missing_crops=True to "
                 "exclude these videos."
             )
         warnings.warn(
             f"{self.title}: excluding {len(without)} video(s) without any crop "
-            f"(allow_missing_crops=True): {_listing(described)}",
+            f"(allow_missing_crops=True): {listing(described)}",
             DatasetWarning,
             stacklevel=3,
         )

@@ -88,3 +88,21 @@ def dataset_images(dm, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     items = [dm.datasets[split][i] for i in range(len(dm.datasets[split]))]
     images = normalise(torch.stack([it["image"] for it in items]))
     return images, torch.tensor([it["label"] for it in items])
+
+
+def video_scores(student, dm, split: str):
+    """Per-video scores, labels and species of a split, computed independently of the systems.
+
+    The score of a frame is the mean of the student's map; frames are averaged per video
+    (``mtfas.metrics.functional.aggregate_by_video``).
+    """
+    from mtfas.datamodules.dataset import normalise
+    from mtfas.metrics.functional import aggregate_by_video
+
+    dataset = dm.datasets[split]
+    items = [dataset[i] for i in range(len(dataset))]
+    images = normalise(torch.stack([it["image"] for it in items]))
+    with torch.no_grad():
+        scores = student(images).flatten(1).mean(1).double()
+    tensors = [torch.tensor([it[k] for it in items]) for k in ("label", "pai", "video")]
+    return aggregate_by_video(scores, *tensors)

@@ -122,6 +122,23 @@ class InnerLoop(ABC):
         """
 
 
+def _fast_weights(
+    student: nn.Module,
+) -> tuple[dict[str, Tensor], list[str], dict[str, Tensor], dict[str, Tensor]]:
+    """What a ``functional_call`` inner loop starts from.
+
+    Returns:
+        The student's parameters by name, the names of the trainable ones, fast weights
+        (leaves sharing the parameters' storage, never written) and clones of the buffers
+        (so that no inner forward touches the real running statistics).
+    """
+    named = dict(student.named_parameters())
+    trainable = [n for n, p in named.items() if p.requires_grad]
+    theta = {n: p.detach().requires_grad_(p.requires_grad) for n, p in named.items()}
+    buffers = {n: b.clone() for n, b in student.named_buffers()}
+    return named, trainable, theta, buffers
+
+
 def _copy_buffers(src: Sequence[Tensor], dst: Sequence[Tensor]) -> None:
     with torch.no_grad():
         for s, d in zip(src, dst, strict=True):
@@ -192,11 +209,7 @@ class TorchFuncInnerLoop(InnerLoop):
         val_loss_fn: Callable[[Tensor], Tensor],
         sync_bn_stats: bool = True,
     ) -> InnerLoopResult:
-        named = dict(student.named_parameters())
-        trainable = [n for n, p in named.items() if p.requires_grad]
-        # Fast weights start as leaves sharing the real weights' storage (never written).
-        theta = {n: p.detach().requires_grad_(p.requires_grad) for n, p in named.items()}
-        buffers = {n: b.clone() for n, b in student.named_buffers()}
+        named, trainable, theta, buffers = _fast_weights(student)
         teach_loss: Tensor | None = None
         student_grads: list[Tensor | None] = []
         for k in range(self.steps):
@@ -266,15 +279,11 @@ class JVPInnerLoop(InnerLoop):
         val_loss_fn: Callable[[Tensor], Tensor],
         sync_bn_stats: bool = True,
     ) -> InnerLoopResult:
-        named = dict(student.named_parameters())
-        trainable = [n for n, p in named.items() if p.requires_grad]
-        original_buffers = dict(student.named_buffers())
-        buffers = {n: b.clone() for n, b in original_buffers.items()}
-        jvp_buffers = {n: b.clone() for n, b in original_buffers.items()}
+        named, trainable, theta, buffers = _fast_weights(student)
+        jvp_buffers = {n: b.clone() for n, b in student.named_buffers()}
         rng = _RngState(x_train.device)
 
         # 1. Plain forward + backward at theta (no create_graph): student grads, BN stats.
-        theta = {n: p.detach().requires_grad_(p.requires_grad) for n, p in named.items()}
         maps = functional_call(student, (theta, buffers), (x_train,))
         loss = teaching_loss(maps, target.detach())
         grads: Sequence[Tensor | None] = [None] * len(trainable)
@@ -282,7 +291,7 @@ class JVPInnerLoop(InnerLoop):
             grads = torch.autograd.grad(loss, [theta[n] for n in trainable], allow_unused=True)
         g_by_name = {n: g for n, g in zip(trainable, grads, strict=True) if g is not None}
         if sync_bn_stats:
-            _copy_buffers(list(buffers.values()), list(original_buffers.values()))
+            _copy_buffers(list(buffers.values()), list(student.buffers()))
 
         # 2. The SGD step, without a graph; theta' as fresh leaves.
         adapted = {n: p.detach() for n, p in named.items()}

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import yaml
 from lightning.pytorch import Trainer
 
@@ -14,12 +13,11 @@ from mtfas import SupervisedSystem
 from mtfas.cli import main
 from mtfas.datamodules import CrossDatasetDataModule, OULUNPUDataModule, VideoDataModule
 from mtfas.datamodules.cross_dataset import SUBJECT_STRIDE
-from mtfas.datamodules.dataset import normalise
 from mtfas.errors import ConfigError, DatasetNotFoundError
-from mtfas.metrics.functional import aggregate_by_video, choose_threshold, pad_report
+from mtfas.metrics.functional import choose_threshold, pad_report
 from mtfas.synthetic.layouts.face_boxes import FACE_BOX_FOLDER
 from tests.conftest import DETECTED_CROPS, OULU_CROPS
-from tests.fakes import RandomDataModule
+from tests.fakes import RandomDataModule, video_scores
 from tests.systems.test_evaluation import BrightnessStudent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,15 +142,6 @@ def test_target_may_not_be_a_source_and_default_domains_must_differ():
         CrossDatasetDataModule([], RandomDataModule())
 
 
-def _video_scores(student, dataset):
-    items = [dataset[i] for i in range(len(dataset))]
-    x = normalise(torch.stack([it["image"] for it in items]))
-    with torch.no_grad():
-        s = student(x).flatten(1).mean(1).double()
-    tensors = [torch.tensor([it[k] for it in items]) for k in ("label", "pai", "video")]
-    return aggregate_by_video(s, *tensors)
-
-
 def test_threshold_comes_from_source_dev_and_is_applied_to_the_target(tmp_path):
     dm, _ = _composite()
     system = SupervisedSystem(student=BrightnessStudent(), print_test_report=False)
@@ -160,8 +149,8 @@ def test_threshold_comes_from_source_dev_and_is_applied_to_the_target(tmp_path):
                       enable_progress_bar=False, enable_model_summary=False,
                       default_root_dir=tmp_path)
     trainer.test(system, dm, verbose=False)
-    dev = _video_scores(system.student, dm.datasets["dev"])
-    test = _video_scores(system.student, dm.datasets["test"])
+    dev = video_scores(system.student, dm, "dev")
+    test = video_scores(system.student, dm, "test")
     threshold = choose_threshold(dev[0], dev[1])
     realistic = system.test_reports["test"]
     assert realistic.threshold == pytest.approx(threshold)

@@ -7,10 +7,9 @@ import torch
 from torch import nn
 
 from mtfas import SupervisedSystem
-from mtfas.datamodules.dataset import normalise
 from mtfas.errors import ConfigError, EmptySplitError
-from mtfas.metrics.functional import aggregate_by_video, choose_threshold, pad_report
-from tests.fakes import RandomDataModule
+from mtfas.metrics.functional import choose_threshold, pad_report
+from tests.fakes import RandomDataModule, video_scores
 
 
 class BrightnessStudent(nn.Module):
@@ -25,17 +24,6 @@ class BrightnessStudent(nn.Module):
         return torch.sigmoid(4 * nn.functional.avg_pool2d(b, 8) + self.offset)
 
 
-def _scores(system, dm, split):
-    """Per-video scores of a split, computed independently of the system's metrics."""
-    ds = dm.datasets[split]
-    items = [ds[i] for i in range(len(ds))]
-    x = normalise(torch.stack([it["image"] for it in items]))
-    with torch.no_grad():
-        s = system.student(x).flatten(1).mean(1).double()
-    tensors = [torch.tensor([it[k] for it in items]) for k in ("label", "pai", "video")]
-    return aggregate_by_video(s, *tensors)
-
-
 def _system(**kwargs):
     return SupervisedSystem(student=BrightnessStudent(), **kwargs)
 
@@ -43,8 +31,8 @@ def _system(**kwargs):
 def test_test_threshold_comes_from_dev_and_is_applied_unchanged(make_trainer):
     system, dm = _system(print_test_report=False), RandomDataModule(n_subjects=20)
     make_trainer().test(system, dm, verbose=False)
-    dev = _scores(system, dm, "dev")
-    test = _scores(system, dm, "test")
+    dev = video_scores(system.student, dm, "dev")
+    test = video_scores(system.student, dm, "test")
     threshold = choose_threshold(dev[0], dev[1])
     report = system.test_reports["test"]
     assert report.threshold == pytest.approx(threshold)
@@ -64,7 +52,7 @@ def test_dev_threshold_at_target_bpcer(make_trainer):
     system = _system(threshold_method="bpcer", threshold_target=0.1, print_test_report=False)
     dm = RandomDataModule(n_subjects=20)
     make_trainer().test(system, dm, verbose=False)
-    dev = _scores(system, dm, "dev")
+    dev = video_scores(system.student, dm, "dev")
     want = choose_threshold(dev[0], dev[1], method="bpcer", target=0.1)
     assert system.test_reports["test"].threshold == pytest.approx(want)
 
@@ -79,7 +67,7 @@ def test_validation_stores_dev_threshold_and_logs_metrics(make_trainer):
     system, dm = _system(), RandomDataModule(n_subjects=20)
     trainer = make_trainer(limit_val_batches=1.0)
     trainer.validate(system, dm, verbose=False)
-    dev = _scores(system, dm, "dev")
+    dev = video_scores(system.student, dm, "dev")
     assert float(system.threshold) == pytest.approx(choose_threshold(dev[0], dev[1]))
     assert "val/acer" in trainer.logged_metrics
     assert "threshold" in system.state_dict()  # saved with checkpoints

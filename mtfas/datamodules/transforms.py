@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import os
+
 import albumentations as A
 import cv2
 import numpy as np
+import torch
 
 
-def train_transform(size: int, augment: bool = True) -> A.Compose:
+class SeededPerProcess:
+    """An albumentations pipeline whose random draws follow torch's seed.
+
+    Albumentations 2 draws from its own generators, seeded from the operating system unless
+    given a seed, so ``seed_everything`` would not make augmentation reproducible. This
+    wrapper seeds the pipeline, on its first call in each process, from
+    ``torch.initial_seed()``: the seed set by ``seed_everything`` in the main process, and
+    a distinct per-worker seed in each DataLoader worker (derived by torch from the main
+    process's generator), so runs repeat exactly and workers do not draw the same
+    augmentations.
+
+    Args:
+        pipeline: The albumentations pipeline.
+    """
+
+    def __init__(self, pipeline: A.Compose) -> None:
+        self.pipeline = pipeline
+        self._seeded_in: int | None = None
+
+    def __call__(self, **data: object) -> dict:  # noqa: D102
+        if self._seeded_in != os.getpid():
+            self.pipeline.set_random_seed(torch.initial_seed() % 2**32)
+            self._seeded_in = os.getpid()
+        return self.pipeline(**data)
+
+
+def train_transform(size: int, augment: bool = True) -> SeededPerProcess:
     """Training pipeline: mild geometric and photometric jitter, then resize to ``size``.
 
     The jitter is kept mild on purpose: spoof cues (halftone dots, moire, colour
@@ -28,7 +57,7 @@ def train_transform(size: int, augment: bool = True) -> A.Compose:
             A.RandomBrightnessContrast(brightness_limit=0.1, contrast_limit=0.1, p=0.5),
         ]
     steps.append(A.Resize(size, size, interpolation=cv2.INTER_AREA))
-    return A.Compose(steps)
+    return SeededPerProcess(A.Compose(steps))
 
 
 class Resize:

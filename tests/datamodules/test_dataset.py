@@ -100,3 +100,32 @@ def test_batched_fetch_copies_pixels_once_into_the_batch():
     assert batch["image"].shape == (3, 3, 24, 24)
     assert batch["video"].tolist() == [single["video"] for single in map(dataset.__getitem__,
                                                                            [3, 0, 7])]
+
+
+def _augmented(seed: int, n: int = 4) -> list[np.ndarray]:
+    from mtfas.datamodules.transforms import train_transform
+
+    image = np.random.default_rng(3).integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    transform = train_transform(24)
+    torch.manual_seed(seed)
+    return [transform(image=image)["image"] for _ in range(n)]
+
+
+def test_augmentation_follows_the_torch_seed():
+    first, again, other = _augmented(0), _augmented(0), _augmented(1)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other, strict=True))
+    assert not all(np.array_equal(first[0], a) for a in first[1:])  # draws still vary
+
+
+def test_loader_workers_draw_different_augmentations():
+    from mtfas.datamodules.transforms import train_transform
+
+    image = np.random.default_rng(3).integers(0, 256, (1, 24, 24, 3), dtype=np.uint8)
+    table = pd.DataFrame({"video": ["a", "b"], "label": ["live"] * 2, "pai": ["live"] * 2,
+                          "subject": [0, 1]})
+    dataset = FrameDataset(table, ArrayStore({"a": image, "b": image}), ["live"],
+                           train_transform(24), uint8=True)
+    torch.manual_seed(0)
+    batches = list(DataLoader(dataset, batch_size=1, num_workers=2, collate_fn=collate_frames))
+    assert not torch.equal(batches[0]["image"], batches[1]["image"])

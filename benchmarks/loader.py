@@ -24,7 +24,7 @@ import pandas as pd
 from torch.utils.data import DataLoader
 
 from mtfas.datamodules.dataset import FrameDataset, collate_frames
-from mtfas.datamodules.transforms import eval_transform, train_transform
+from mtfas.transforms.augment import eval_transform, train_transform
 
 
 class NpyStore:

@@ -83,7 +83,7 @@ class TinyTeacher(nn.Module):
 
 def dataset_images(dm, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Images of a split, normalised to [-1, 1] as a system sees them, and their labels."""
-    from mtfas.datamodules.dataset import normalise
+    from mtfas.transforms import normalise
 
     items = [dm.datasets[split][i] for i in range(len(dm.datasets[split]))]
     images = normalise(torch.stack([it["image"] for it in items]))
@@ -96,8 +96,8 @@ def video_scores(student, dm, split: str):
     The score of a frame is the mean of the student's map; frames are averaged per video
     (``mtfas.metrics.functional.aggregate_by_video``).
     """
-    from mtfas.datamodules.dataset import normalise
     from mtfas.metrics.functional import aggregate_by_video
+    from mtfas.transforms import normalise
 
     dataset = dm.datasets[split]
     items = [dataset[i] for i in range(len(dataset))]

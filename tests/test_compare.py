@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mtfas.compare import METHODS, run_compare, summarise
 from mtfas.errors import ConfigError
+from mtfas.pipelines.compare import METHODS, run_compare, summarise
 from tests.test_cli import TINY
 
 

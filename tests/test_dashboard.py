@@ -96,7 +96,7 @@ def test_systems_without_a_teacher_show_the_student_map_only():
     import torch
 
     from mtfas import MetaTeacherSystem, SupervisedSystem
-    from mtfas.callbacks import FASDashboard
+    from mtfas.callbacks.dashboard import FASDashboard
     from tests.fakes import TinyStudent, TinyTeacher
 
     images, labels = torch.zeros(2, 3, 16, 16), torch.tensor([0, 1])

@@ -11,7 +11,7 @@ import yaml
 
 from mtfas.cli import EXTRA_COMMANDS, main
 from mtfas.errors import ConfigError
-from mtfas.folds import run_folds
+from mtfas.pipelines.folds import run_folds
 from tests.conftest import OULU_CROPS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +106,7 @@ def _config(tmp_path, class_path, **init_args):
 
 
 def test_the_data_module_declares_its_folds(tmp_path):
-    from mtfas.folds import plan_folds
+    from mtfas.pipelines.folds import plan_folds
 
     oulu = "mtfas.datamodules.OULUNPUDataModule"
     assert plan_folds(_config(tmp_path, oulu, protocol=3), []) == ("fold", [1, 2, 3, 4, 5, 6])
@@ -135,7 +135,7 @@ def test_the_fold_key_is_passed_to_fit(tmp_path):
 
 
 def test_siw_declares_its_sub_protocols(tmp_path):
-    from mtfas.folds import plan_folds
+    from mtfas.pipelines.folds import plan_folds
 
     siw = "mtfas.datamodules.SiWDataModule"
     assert plan_folds(_config(tmp_path, siw, protocol=2), []) == ("subprotocol", [1, 2, 3, 4])

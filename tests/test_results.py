@@ -12,10 +12,10 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.loggers import CSVLogger
 
 from mtfas import MetaTeacherSystem
-from mtfas.callbacks import FASDashboard
+from mtfas.callbacks.dashboard import FASDashboard
 from mtfas.cli import main
 from mtfas.metrics import pad_report
-from mtfas.results import SCORE_COLUMNS, read_scores, write_test_results
+from mtfas.reporting.results import SCORE_COLUMNS, read_scores, write_test_results
 from tests.fakes import RandomDataModule, TinyStudent, TinyTeacher
 
 

@@ -30,8 +30,8 @@ from mtfas.datamodules.dataset import (
     FrameStore,
     collate_frames,
 )
-from mtfas.datamodules.transforms import eval_transform, train_transform
 from mtfas.errors import ConfigError, DatasetError, EmptySplitError
+from mtfas.transforms.augment import eval_transform, train_transform
 
 Split = Literal["train", "dev", "test"]
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
@@ -86,14 +86,14 @@ class FASDataModule(LightningDataModule, abc.ABC):
         meta_val_fraction: Fraction of training subjects carved out (subject-disjoint) as
             the meta-validation slice; 0 disables it (baselines only).
         seed: Seed of the meta-validation draw.
-        augment: Augment training crops (see :mod:`mtfas.datamodules.transforms`).
+        augment: Augment training crops (see :mod:`mtfas.transforms.augment`).
         max_frames_per_video: Train on at most this many frames of each video (the first
             ones); ``None`` uses every stored frame.
         uint8_batches: Loaders give uint8 images in [0, 255], which the systems normalise
             to [-1, 1] on the device (a quarter of the bytes to collate and transfer);
             False gives float32 images in [-1, 1] (for loops outside the systems). The
             datasets (``self.datasets[split]``) give their items the same way; apply
-            :func:`mtfas.datamodules.dataset.normalise` to images used outside a system.
+            :func:`mtfas.transforms.normalise` to images used outside a system.
     """
 
     #: Species names by id; index 0 is ``"live"``. Set by each benchmark.

@@ -1,7 +1,7 @@
 """The CASIA-FASD data module (Zhang et al., ICB 2012).
 
 It reads a copy of the official release unchanged (layout in
-:mod:`mtfas.benchmarks.casia_fasd`). The release has no protocol files: the folders are
+:mod:`mtfas.protocols.casia_fasd`). The release has no protocol files: the folders are
 the listing. Each subject folder should hold twelve videos; a folder with fewer (or
 more) gives a :class:`~mtfas.errors.DatasetWarning` naming it, and the table lists what
 is there. Entries that are not one of the twelve names (``1.avi`` .. ``8.avi``,
@@ -12,7 +12,7 @@ Splits:
 
 * ``test``: every video of ``test_release`` (subjects numbered ``20 + folder``).
 * ``dev``: the release has none; ``dev_fraction`` of the ``train_release`` subjects are
-  drawn with ``dev_seed`` (:func:`mtfas.benchmarks.subjects.draw_dev_subjects`),
+  drawn with ``dev_seed`` (:func:`mtfas.protocols.subjects.draw_dev_subjects`),
   subject-disjoint from training. Filters do not change which subjects are drawn.
 * ``train``: the other ``train_release`` subjects. The meta-validation slice is then
   carved from them by :class:`~mtfas.datamodules.FASDataModule`.
@@ -32,7 +32,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from mtfas.benchmarks.casia_fasd import (
+from mtfas.datamodules.base import SPLITS, Split
+from mtfas.datamodules.face_boxes import FaceBoxOption
+from mtfas.datamodules.video import VideoDataModule, listing
+from mtfas.errors import DatasetWarning, ProtocolError
+from mtfas.preprocessing import BoxSource
+from mtfas.protocols.casia_fasd import (
     CASIA_PAI_NAMES,
     FILE_NAMES,
     LAYOUT,
@@ -43,12 +48,7 @@ from mtfas.benchmarks.casia_fasd import (
     check_choice,
     subject_id,
 )
-from mtfas.benchmarks.subjects import draw_dev_subjects
-from mtfas.datamodules.base import SPLITS, Split
-from mtfas.datamodules.face_boxes import FaceBoxOption
-from mtfas.datamodules.video import VideoDataModule, listing
-from mtfas.errors import DatasetWarning, ProtocolError
-from mtfas.preprocessing import BoxSource
+from mtfas.protocols.subjects import draw_dev_subjects
 
 COLUMNS = ["video", "label", "pai", "subject", "quality", "file", "release_subject"]
 

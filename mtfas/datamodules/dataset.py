@@ -13,6 +13,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, default_collate
 
 from mtfas.errors import DatasetError
+from mtfas.transforms import to_tensor, to_uint8_tensor
 
 #: Columns every ``video_table`` has (benchmarks add their own).
 REQUIRED_COLUMNS = ("video", "label", "pai", "subject")
@@ -38,24 +39,6 @@ class ArrayStore:
             return self.arrays[video]
         except KeyError:
             raise DatasetError(f"No frames stored for video {video!r}.") from None
-
-
-def to_tensor(image: np.ndarray) -> Tensor:
-    """``H x W x 3`` uint8 RGB -> ``3 x H x W`` float32 in [-1, 1]."""
-    array = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
-    return torch.from_numpy(array).mul_(1.0 / 127.5).sub_(1.0)
-
-
-def to_uint8_tensor(image: np.ndarray) -> Tensor:
-    """``H x W x 3`` uint8 RGB -> ``3 x H x W`` uint8 (normalised later by :func:`normalise`).
-
-    The result is a channels-last view of the pixels (no transposing copy);
-    :func:`collate_frames` stacks such views with plain memory copies.
-    """
-    image = np.asarray(image)
-    if not image.flags.writeable or not image.flags.c_contiguous:
-        image = np.array(image)  # read-only memory maps: own the pixels
-    return torch.from_numpy(image).permute(2, 0, 1)
 
 
 def _empty_batch(shape: tuple[int, ...], dtype: torch.dtype = torch.uint8) -> Tensor:
@@ -106,32 +89,6 @@ def collate_frames(items: Sequence[dict]) -> dict:
     for i, image in enumerate(images):
         out[i].copy_(image.permute(1, 2, 0))
     return {"image": out.permute(0, 3, 1, 2), **rest}
-
-
-def normalise(images: Tensor) -> Tensor:
-    """uint8 images in [0, 255] -> float32 in [-1, 1], exactly as :func:`to_tensor` maps them.
-
-    Float input is returned unchanged, so the function may be applied to any batch. The
-    data modules deliver uint8 batches (a quarter of the bytes to read, collate and copy
-    to the device); the systems normalise them on the device
-    (:meth:`mtfas.systems.FASSystem.on_after_batch_transfer`).
-    """
-    if images.dtype != torch.uint8:
-        return images
-    floats = images.to(torch.float32, memory_format=torch.contiguous_format)
-    return floats.mul_(1.0 / 127.5).sub_(1.0)
-
-
-def normalise_batch(batch: object) -> object:
-    """:func:`normalise` every ``"image"`` of a batch, nested dicts and lists included."""
-    if isinstance(batch, dict):
-        return {
-            k: normalise(v) if k == "image" and isinstance(v, Tensor) else normalise_batch(v)
-            for k, v in batch.items()
-        }
-    if isinstance(batch, list | tuple):
-        return type(batch)(normalise_batch(v) for v in batch)
-    return batch
 
 
 class FrameDataset(Dataset):

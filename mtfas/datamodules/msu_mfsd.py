@@ -1,7 +1,7 @@
 """The MSU-MFSD data module (Wen, Han, Jain, TIFS 2015).
 
 It reads a copy of the official release unchanged (layout in
-:mod:`mtfas.benchmarks.msu_mfsd`): the ``real/`` and ``attack/`` folders (also accepted
+:mod:`mtfas.protocols.msu_mfsd`): the ``real/`` and ``attack/`` folders (also accepted
 under ``scene01/``) are the listing. Names that do not follow the release's naming are
 counted in a warning; ``.face`` files beside the videos (shipped by some copies, format
 unconfirmed) are ignored unless ``face_boxes`` points at them.
@@ -11,12 +11,12 @@ The train/test split is by client:
 1. ``train_subjects`` / ``test_subjects`` when given (both);
 2. else ``train_sub_list.txt`` / ``test_sub_list.txt`` at the root (or beside the
    ``real/`` folder), read leniently (``02``, ``2``, ``client002``);
-3. else the official lists built into :data:`mtfas.benchmarks.msu_mfsd.OFFICIAL_SPLIT`.
+3. else the official lists built into :data:`mtfas.protocols.msu_mfsd.OFFICIAL_SPLIT`.
 
 Clients on disk that are in neither list are counted in a warning and left out; a
 client with other than 8 videos (4 when filtering one device) gets a warning. There is
 no official dev split: ``dev_fraction`` of the training clients are drawn with
-``dev_seed``, subject-disjoint (:func:`mtfas.benchmarks.subjects.draw_dev_subjects`);
+``dev_seed``, subject-disjoint (:func:`mtfas.protocols.subjects.draw_dev_subjects`);
 meta-validation is then carved from the remaining training clients.
 
 Rotation: phone videos stored sideways *with* rotation metadata are rotated upright by
@@ -38,8 +38,13 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from mtfas.benchmarks.casia_fasd import check_choice
-from mtfas.benchmarks.msu_mfsd import (
+from mtfas.datamodules.base import SPLITS, Split
+from mtfas.datamodules.face_boxes import FaceBoxOption
+from mtfas.datamodules.video import VideoDataModule, listing
+from mtfas.errors import ConfigError, DatasetWarning, ProtocolError
+from mtfas.preprocessing import BoxSource
+from mtfas.protocols.casia_fasd import check_choice
+from mtfas.protocols.msu_mfsd import (
     DEVICES,
     EXTENSIONS,
     LAYOUT,
@@ -50,12 +55,7 @@ from mtfas.benchmarks.msu_mfsd import (
     check_split,
     read_subject_list,
 )
-from mtfas.benchmarks.subjects import draw_dev_subjects
-from mtfas.datamodules.base import SPLITS, Split
-from mtfas.datamodules.face_boxes import FaceBoxOption
-from mtfas.datamodules.video import VideoDataModule, listing
-from mtfas.errors import ConfigError, DatasetWarning, ProtocolError
-from mtfas.preprocessing import BoxSource
+from mtfas.protocols.subjects import draw_dev_subjects
 
 COLUMNS = ["video", "label", "pai", "subject", "device"]
 #: Files beside the videos that are known and deliberately not read.

@@ -1,7 +1,7 @@
 """The OULU-NPU data module (Boulkenafet et al., FG 2017).
 
 It reads a copy of the official release unchanged (layout in
-:mod:`mtfas.benchmarks.oulu_npu`). A protocol line is ``label,video``, e.g.
+:mod:`mtfas.protocols.oulu_npu`). A protocol line is ``label,video``, e.g.
 ``+1,1_1_01_1``: ``+1`` is live, negative labels are attacks. The species comes from
 the File digit of the name (1 live, 2/3 print with printer 1/2, 4/5 replay on display
 1/2); a sign that contradicts it gives a :class:`~mtfas.errors.DatasetWarning` and the
@@ -18,7 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from mtfas.benchmarks.oulu_npu import (
+from mtfas.datamodules.base import Split
+from mtfas.datamodules.video import VideoDataModule
+from mtfas.errors import DatasetWarning, ProtocolError
+from mtfas.preprocessing import EyePositionFile
+from mtfas.protocols.oulu_npu import (
     ALL_VIDEOS,
     FOLDED_PROTOCOLS,
     LAYOUT,
@@ -30,10 +34,6 @@ from mtfas.benchmarks.oulu_npu import (
     protocol_file,
     read_protocol_file,
 )
-from mtfas.datamodules.base import Split
-from mtfas.datamodules.video import VideoDataModule
-from mtfas.errors import DatasetWarning, ProtocolError
-from mtfas.preprocessing import EyePositionFile
 
 
 class OULUNPUDataModule(VideoDataModule):

@@ -1,7 +1,7 @@
 """The Idiap Replay-Attack data module (Chingovska et al., BIOSIG 2012).
 
 It reads a copy of the official release unchanged (layout in
-:mod:`mtfas.benchmarks.replay_attack`): the splits ``train/``, ``devel/`` (the dev split)
+:mod:`mtfas.protocols.replay_attack`): the splits ``train/``, ``devel/`` (the dev split)
 and ``test/`` are listed (sorted); ``enroll/`` is never read. The species is the attack
 device of the name (``print``, ``mobile``, ``highdef``), the support (``fixed`` /
 ``hand``) the attack folder.
@@ -30,7 +30,11 @@ from typing import Literal
 
 import pandas as pd
 
-from mtfas.benchmarks.replay_attack import (
+from mtfas.datamodules.base import Split
+from mtfas.datamodules.video import VideoDataModule
+from mtfas.errors import ConfigError, DatasetNotFoundError, DatasetWarning, ProtocolError
+from mtfas.preprocessing import BoxSource, DlibDetector, FaceBoxFile, Fallback, Mirrored
+from mtfas.protocols.replay_attack import (
     FACE_LOCATIONS,
     LAYOUT,
     REPLAY_PAI_NAMES,
@@ -40,10 +44,6 @@ from mtfas.benchmarks.replay_attack import (
     check_protocol,
     in_protocol,
 )
-from mtfas.datamodules.base import Split
-from mtfas.datamodules.video import VideoDataModule
-from mtfas.errors import ConfigError, DatasetNotFoundError, DatasetWarning, ProtocolError
-from mtfas.preprocessing import BoxSource, DlibDetector, FaceBoxFile, Fallback, Mirrored
 
 COLUMNS = ["video", "label", "pai", "subject", "support", "medium", "lighting", "session"]
 ZERO_BOX = ("detector", "skip")

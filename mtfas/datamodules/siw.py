@@ -1,7 +1,7 @@
 """The SiW data module, Spoof in the Wild (Liu et al., CVPR 2018).
 
 It reads a copy of the official release unchanged (layout and protocol rules in
-:mod:`mtfas.benchmarks.siw`). SiW has no protocol files: the video tables come from
+:mod:`mtfas.protocols.siw`). SiW has no protocol files: the video tables come from
 listing ``Train/`` and ``Test/`` (sorted, so deterministic), and the protocols are rules on
 the fields of the names. The species comes from the name's TypeID and MediumID; a name
 whose folder (``live`` / ``spoof``) or subject folder disagrees with it gives one
@@ -12,7 +12,7 @@ warning; a file with a video extension whose name cannot be parsed at all is a
 
 Dev split: SiW has none. ``dev_fraction`` of the training subjects (drawn with
 ``dev_seed``, independently of the protocol, see
-:func:`mtfas.benchmarks.subjects.draw_dev_subjects`) form it, subject-disjoint from train;
+:func:`mtfas.protocols.subjects.draw_dev_subjects`) form it, subject-disjoint from train;
 the meta-validation slice is then carved from the remaining training subjects. Under
 protocol 1 the dev videos, being training videos, are sampled within their first
 ``train_frames`` frames too.
@@ -29,7 +29,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from mtfas.benchmarks.siw import (
+from mtfas.datamodules.base import Split
+from mtfas.datamodules.video import VideoDataModule
+from mtfas.errors import ConfigError, DatasetWarning, ProtocolError
+from mtfas.preprocessing import BoxSource, DlibDetector, FaceBoxFile, Fallback
+from mtfas.protocols.siw import (
     LABEL_FOLDERS,
     LAYOUT,
     P1_TRAIN_FRAMES,
@@ -40,11 +44,7 @@ from mtfas.benchmarks.siw import (
     check_protocol,
     in_protocol,
 )
-from mtfas.benchmarks.subjects import draw_dev_subjects
-from mtfas.datamodules.base import Split
-from mtfas.datamodules.video import VideoDataModule
-from mtfas.errors import ConfigError, DatasetWarning, ProtocolError
-from mtfas.preprocessing import BoxSource, DlibDetector, FaceBoxFile, Fallback
+from mtfas.protocols.subjects import draw_dev_subjects
 
 COLUMNS = ["video", "label", "pai", "subject", "sensor", "type", "medium", "session"]
 

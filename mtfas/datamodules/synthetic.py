@@ -22,6 +22,7 @@ from mtfas.datamodules.base import FASDataModule, Split
 from mtfas.datamodules.dataset import ArrayStore
 from mtfas.errors import ConfigError
 from mtfas.preprocessing.crop import crop_face
+from mtfas.preprocessing.settings import CROP_SCALE
 from mtfas.synthetic import PAI_NAMES, render_capture
 
 
@@ -50,7 +51,7 @@ class SyntheticDataModule(FASDataModule):
         sessions: Sequence[int] = (0, 1),
         frames_per_video: int = 4,
         render_size: int = 128,
-        crop_scale: float = 1.3,
+        crop_scale: float = CROP_SCALE,
         split_fractions: Sequence[float] = (0.5, 0.25, 0.25),
         data_seed: int = 0,
         **kwargs,

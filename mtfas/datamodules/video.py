@@ -63,6 +63,7 @@ from mtfas.preprocessing import (
     preprocess,
 )
 from mtfas.preprocessing.cache import FAILURES_FILE, INDEX_FILE, part_file
+from mtfas.preprocessing.settings import CROP_SCALE
 
 #: Environment variable that overrides the base folder of every mtfas cache.
 CACHE_ENV = "MTFAS_CACHE"
@@ -178,7 +179,7 @@ class VideoDataModule(FASDataModule, abc.ABC):
         self,
         root: str | Path,
         crop_size: int = 256,
-        crop_scale: float = 1.3,
+        crop_scale: float = CROP_SCALE,
         sampling: Literal["even", "every"] = "even",
         n_frames: int = 25,
         every_n: int = 1,

@@ -24,6 +24,8 @@ import torch
 from torch import nn
 
 from mtfas.errors import CheckpointError
+from mtfas.preprocessing.settings import CROP_SCALE
+from mtfas.transforms.normalise import NORMALISATION
 
 __all__ = [
     "INFERENCE_KEY",
@@ -38,9 +40,6 @@ __all__ = [
 INFERENCE_KEY = "mtfas_inference"
 #: Version of the metadata layout.
 FORMAT_VERSION = 1
-#: How images are normalised before the student (see ``mtfas.datamodules.dataset.to_tensor``).
-NORMALISATION = "rgb uint8 / 127.5 - 1"
-DEFAULT_CROP_SCALE = 1.3
 
 _PLAIN = (bool, int, float, str, type(None))
 
@@ -107,7 +106,7 @@ def inference_metadata(system: Any, student_spec: dict[str, Any] | None) -> dict
         "system": f"{type(system).__module__}.{type(system).__qualname__}",
         "student": student_spec,
         "input_size": int(image_size) if image_size is not None else None,
-        "crop_scale": float(crop_scale) if crop_scale is not None else DEFAULT_CROP_SCALE,
+        "crop_scale": float(crop_scale) if crop_scale is not None else CROP_SCALE,
         "normalisation": NORMALISATION,
         "score": "mean of the student's map; higher = attack; attack iff score >= threshold",
         "threshold": None if math.isnan(threshold) else threshold,
@@ -194,7 +193,7 @@ def _info(checkpoint: dict[str, Any], path: Path) -> InferenceInfo:
         path=path,
         student_spec=meta.get("student"),
         input_size=meta.get("input_size"),
-        crop_scale=float(meta.get("crop_scale") or DEFAULT_CROP_SCALE),
+        crop_scale=float(meta.get("crop_scale") or CROP_SCALE),
         threshold=meta.get("threshold"),
         threshold_method=meta.get("threshold_method"),
         pai_names=meta.get("pai_names"),
@@ -283,7 +282,7 @@ def _bare_info(checkpoint: dict[str, Any], path: Path) -> InferenceInfo:
         path=path,
         student_spec=None,
         input_size=None,
-        crop_scale=DEFAULT_CROP_SCALE,
+        crop_scale=CROP_SCALE,
         threshold=None if math.isnan(threshold) else threshold,
         threshold_method=None,
         pai_names=None,

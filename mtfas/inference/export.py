@@ -24,7 +24,8 @@ import torch
 from torch import Tensor, nn
 
 from mtfas.errors import CheckpointError, ConfigError
-from mtfas.inference.checkpoint import NORMALISATION, InferenceInfo, load_student
+from mtfas.inference.checkpoint import InferenceInfo, load_student
+from mtfas.transforms.normalise import NORMALISATION
 
 __all__ = ["ExportResult", "ScoringModel", "export_onnx"]
 

@@ -3,7 +3,7 @@
 Each frame goes through the training pipeline: the face box (dlib's HOG detector, a
 given box, or the whole frame for pre-cropped faces) is enlarged by the crop scale (1.3)
 into a square, resized to the model's input size and normalised as in training
-(``mtfas.datamodules.dataset.to_tensor``); its score is the mean of the student's map.
+(``mtfas.transforms.to_tensor``); its score is the mean of the student's map.
 A video's score is the mean of its frame scores (as ``video_level`` evaluation); the
 decision is *attack* iff ``score >= threshold``, the dev threshold saved with the
 checkpoint. Frames without a face and unreadable files are skipped, counted and
@@ -28,13 +28,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-from mtfas.datamodules.dataset import to_tensor
 from mtfas.errors import ConfigError, VideoReadError
-from mtfas.inference.checkpoint import DEFAULT_CROP_SCALE, InferenceInfo, load_student
+from mtfas.inference.checkpoint import InferenceInfo, load_student
 from mtfas.inference.inputs import InputFile, discover, read_input
+from mtfas.models.score import map_score
 from mtfas.preprocessing.boxes import Box, BoxSource, Miss
 from mtfas.preprocessing.crop import crop_face
 from mtfas.preprocessing.detector import DlibDetector
+from mtfas.preprocessing.settings import CROP_SCALE
+from mtfas.transforms import to_tensor
 
 __all__ = ["FRAME_COLUMNS", "INPUT_COLUMNS", "SKIP_MESSAGES", "Prediction", "Predictor"]
 
@@ -179,7 +181,7 @@ class Predictor:
         student: nn.Module,
         input_size: int,
         threshold: float | None = None,
-        crop_scale: float = DEFAULT_CROP_SCALE,
+        crop_scale: float = CROP_SCALE,
         detect: bool = True,
         box: Sequence[float] | None = None,
         detector: BoxSource | None = None,
@@ -287,8 +289,6 @@ class Predictor:
     @torch.inference_mode()
     def score_crops(self, crops: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """Attack scores (map means) of ``(N, S, S, 3)`` uint8 RGB face crops."""
-        from mtfas.systems.losses import map_score
-
         scores = []
         for start in range(0, len(crops), self.batch_size):
             batch = torch.stack(

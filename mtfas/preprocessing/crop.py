@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from mtfas.preprocessing.boxes import Box
+from mtfas.preprocessing.settings import CROP_SCALE
 
 _BORDER_MODES = {"constant": cv2.BORDER_CONSTANT, "replicate": cv2.BORDER_REPLICATE}
 
@@ -33,7 +34,7 @@ def crop_face(
     image: np.ndarray,
     box: Box | tuple[float, float, float, float],
     size: int,
-    scale: float = 1.3,
+    scale: float = CROP_SCALE,
     square: bool = True,
     border: str = "constant",
 ) -> np.ndarray:

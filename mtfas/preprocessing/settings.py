@@ -12,6 +12,10 @@ import numpy as np
 
 from mtfas.errors import ConfigError
 
+#: Face box enlargement around its centre before cropping (the one definition: training
+#: crops, prediction and checkpoints use it).
+CROP_SCALE = 1.3
+
 #: Version of the on-disk cache format and of the crop algorithm. Part of the cache key, so
 #: a change to either makes a new cache instead of silently mixing old and new crops.
 CACHE_FORMAT_VERSION = 1
@@ -47,7 +51,7 @@ class PreprocessSettings:
     """
 
     size: int = 256
-    scale: float = 1.3
+    scale: float = CROP_SCALE
     sampling: str = "even"
     every_n: int = 1
     n_frames: int = 25

@@ -13,7 +13,7 @@ Evaluation discipline:
   checkpoint) is used instead. Test numbers at the test set's own EER threshold are
   reported too, but only under names ending in ``_idealised``.
 * Every ``test`` writes ``scores.csv`` (per-video scores of dev and test),
-  ``results.csv`` and ``results.md`` to the run folder (see :mod:`mtfas.results`).
+  ``results.csv`` and ``results.md`` to the run folder (see :mod:`mtfas.reporting.results`).
 * Checkpoints carry what prediction needs (student class and init args, input size,
   crop scale, threshold; see :mod:`mtfas.inference.checkpoint`).
 """
@@ -32,11 +32,11 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from torch import Tensor, nn
 
-from mtfas.datamodules.dataset import normalise_batch
 from mtfas.errors import ConfigError, EmptySplitError, NonFiniteLossError
 from mtfas.metrics import PADMetrics, PADReport
 from mtfas.systems.distributed import any_rank
 from mtfas.systems.losses import all_finite, map_score
+from mtfas.transforms import normalise_batch
 
 ThresholdMethod = Literal["eer", "bpcer", "apcer"]
 
@@ -109,7 +109,7 @@ class FASSystem(LightningModule):
         self._consecutive_nonfinite = 0
         #: Reports of the last ``test`` run: ``"dev"``, ``"test"``, ``"test_idealised"``.
         self.test_reports: dict[str, PADReport] = {}
-        #: Scores of the last ``test`` run (``mtfas.results.SCORE_COLUMNS``).
+        #: Scores of the last ``test`` run (``mtfas.reporting.results.SCORE_COLUMNS``).
         self.test_scores: pd.DataFrame | None = None
         #: Folder the last ``test`` run wrote its score file and results to.
         self.test_results_dir: Path | None = None
@@ -294,14 +294,14 @@ class FASSystem(LightningModule):
         """Keep the test scores in :attr:`test_scores` and write the run's result files.
 
         Writes ``scores.csv``, ``results.csv`` and ``results.md`` (rank zero) to
-        :func:`mtfas.results.run_dir`. Runs on every process (the scores are synced).
+        :func:`mtfas.reporting.results.run_dir`. Runs on every process (the scores are synced).
 
         Args:
             metrics: The test metrics by split name, before they are reset.
             named: Name videos from the data module's split tables (``split_tables()``);
                 otherwise (a single custom test loader) videos are written as their ids.
         """
-        from mtfas.results import run_dir, score_table, write_test_results
+        from mtfas.reporting.results import run_dir, score_table, write_test_results
 
         dm = getattr(self.trainer, "datamodule", None)
         tables = dm.split_tables() if named and hasattr(dm, "split_tables") else {}

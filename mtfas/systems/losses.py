@@ -1,4 +1,4 @@
-"""Losses of the teaching (lower) and validation (higher) levels, and the spoof score."""
+"""Losses of the teaching (lower) and validation (higher) levels."""
 
 from __future__ import annotations
 
@@ -9,23 +9,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mtfas.errors import ConfigError, ShapeError
+from mtfas.models.score import map_score
 
 #: Clamp of map values before a binary cross-entropy: keeps ``log`` finite for ReLU maps.
 BCE_EPS = 1e-4
 
 ValLossName = Literal["map_mean_bce", "pixel_bce"]
-
-
-def map_score(maps: Tensor) -> Tensor:
-    """Spoof score of each image: the mean of its map. Higher = more likely an attack.
-
-    Args:
-        maps: ``(B, 1, h, w)`` maps.
-
-    Returns:
-        ``(B,)`` scores.
-    """
-    return maps.flatten(1).mean(dim=1)
 
 
 def supervision_target(teacher_maps: Tensor, labels: Tensor) -> Tensor:

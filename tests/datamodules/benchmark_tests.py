@@ -22,9 +22,10 @@ import pytest
 import torch
 
 from mtfas.datamodules.base import SPLITS
-from mtfas.datamodules.dataset import REQUIRED_COLUMNS, normalise
+from mtfas.datamodules.dataset import REQUIRED_COLUMNS
 from mtfas.datamodules.video import CACHE_ENV
 from mtfas.errors import DatasetNotFoundError
+from mtfas.transforms import normalise
 
 
 class BenchmarkTests:

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from mtfas.datamodules.base import carve_meta_val
-from mtfas.datamodules.dataset import normalise
 from mtfas.errors import ConfigError, DatasetError, EmptySplitError
+from mtfas.transforms import normalise
 from tests.fakes import RandomDataModule
 
 

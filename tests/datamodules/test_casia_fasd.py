@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtfas.benchmarks.casia_fasd import casia_fasd_videos, casia_file
-from mtfas.benchmarks.subjects import draw_dev_subjects
 from mtfas.datamodules import CASIAFASDDataModule
 from mtfas.errors import ConfigError, DatasetError, DatasetNotFoundError, DatasetWarning
+from mtfas.protocols.casia_fasd import casia_fasd_videos, casia_file
+from mtfas.protocols.subjects import draw_dev_subjects
 from mtfas.synthetic.layouts.face_boxes import FACE_BOX_FOLDER
 from tests.conftest import DETECTED_CROPS
 from tests.datamodules.benchmark_tests import BenchmarkTests

@@ -16,11 +16,9 @@ from mtfas.datamodules.dataset import (
     FrameBatch,
     FrameDataset,
     collate_frames,
-    normalise,
-    normalise_batch,
-    to_tensor,
 )
-from mtfas.datamodules.transforms import eval_transform
+from mtfas.transforms import normalise, normalise_batch, to_tensor
+from mtfas.transforms.augment import eval_transform
 from tests.fakes import TinyStudent
 
 
@@ -103,7 +101,7 @@ def test_batched_fetch_copies_pixels_once_into_the_batch():
 
 
 def _augmented(seed: int, n: int = 4) -> list[np.ndarray]:
-    from mtfas.datamodules.transforms import train_transform
+    from mtfas.transforms.augment import train_transform
 
     image = np.random.default_rng(3).integers(0, 256, (24, 24, 3), dtype=np.uint8)
     transform = train_transform(24)
@@ -119,7 +117,7 @@ def test_augmentation_follows_the_torch_seed():
 
 
 def test_loader_workers_draw_different_augmentations():
-    from mtfas.datamodules.transforms import train_transform
+    from mtfas.transforms.augment import train_transform
 
     image = np.random.default_rng(3).integers(0, 256, (1, 24, 24, 3), dtype=np.uint8)
     table = pd.DataFrame({"video": ["a", "b"], "label": ["live"] * 2, "pai": ["live"] * 2,

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtfas.benchmarks.msu_mfsd import OFFICIAL_SPLIT, MSUName, msu_mfsd_videos
 from mtfas.datamodules import MSUMFSDDataModule
 from mtfas.errors import ConfigError, DatasetNotFoundError, DatasetWarning, ProtocolError
+from mtfas.protocols.msu_mfsd import OFFICIAL_SPLIT, MSUName, msu_mfsd_videos
 from mtfas.synthetic.layouts.face_boxes import FACE_BOX_FOLDER
 from tests.conftest import DETECTED_CROPS
 from tests.datamodules.benchmark_tests import BenchmarkTests

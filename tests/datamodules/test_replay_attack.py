@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mtfas.benchmarks.replay_attack import ReplayName
 from mtfas.datamodules import ReplayAttackDataModule
 from mtfas.errors import (
     ConfigError,
@@ -19,6 +18,7 @@ from mtfas.errors import (
     ProtocolError,
 )
 from mtfas.preprocessing import Box, CropCache, DlibDetector
+from mtfas.protocols.replay_attack import ReplayName
 from tests.conftest import REPLAY_CROPS
 from tests.datamodules.benchmark_tests import BenchmarkTests
 

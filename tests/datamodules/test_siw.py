@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mtfas.benchmarks.siw import SiWName, in_protocol
 from mtfas.datamodules import SiWDataModule
 from mtfas.errors import (
     ConfigError,
@@ -20,6 +19,7 @@ from mtfas.errors import (
     ProtocolError,
 )
 from mtfas.preprocessing import CropCache
+from mtfas.protocols.siw import SiWName, in_protocol
 from tests.conftest import SIW_CROPS
 from tests.datamodules.benchmark_tests import BenchmarkTests
 
@@ -302,7 +302,7 @@ def test_other_video_extensions_are_read(siw_release, tmp_path):
 @pytest.mark.parametrize("protocol,sub", [(1, None), (2, 1), (3, 1)])
 def test_shipped_configs_parse_and_plan_their_sub_protocols(protocol, sub, capsys):
     from mtfas.cli import main
-    from mtfas.folds import plan_folds
+    from mtfas.pipelines.folds import plan_folds
 
     config = Path(__file__).parents[2] / "configs" / "siw" / f"protocol_{protocol}.yaml"
     with pytest.raises(SystemExit) as exit_info:

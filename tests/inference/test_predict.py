@@ -11,12 +11,12 @@ import torch
 
 import mtfas
 from mtfas.cli import main
-from mtfas.datamodules.dataset import to_tensor
+from mtfas.cli.inference import is_checkpoint_predict
 from mtfas.errors import CheckpointError
 from mtfas.inference.checkpoint import INFERENCE_KEY, module_spec
-from mtfas.inference.commands import is_checkpoint_predict
 from mtfas.models import DepthNet
 from mtfas.preprocessing import crop_face
+from mtfas.transforms import to_tensor
 from tests.fakes import TinyStudent
 from tests.inference.conftest import IMAGE_SIZE, write_image, write_video
 

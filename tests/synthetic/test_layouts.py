@@ -9,9 +9,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mtfas.benchmarks.oulu_npu import OULUName, read_protocol_file
 from mtfas.cli import main
 from mtfas.errors import ConfigError, DatasetWarning
+from mtfas.protocols.oulu_npu import OULUName, read_protocol_file
 from mtfas.synthetic import render_capture
 from mtfas.synthetic.layouts import (
     LAYOUTS,

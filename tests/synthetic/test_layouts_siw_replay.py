@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtfas.benchmarks.replay_attack import ReplayName, replay_attack_videos
-from mtfas.benchmarks.siw import SiWName, siw_videos
 from mtfas.cli import main
 from mtfas.errors import ConfigError
+from mtfas.protocols.replay_attack import ReplayName, replay_attack_videos
+from mtfas.protocols.siw import SiWName, siw_videos
 from mtfas.synthetic import render_capture
 from mtfas.synthetic.layouts import (
     LAYOUTS,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mtfas.benchmarks.oulu_npu import in_protocol, oulu_npu_protocols, oulu_npu_videos
+from mtfas.protocols.oulu_npu import in_protocol, oulu_npu_protocols, oulu_npu_videos
 from mtfas.synthetic.layouts.casia_fasd import write_casia_fasd
 from mtfas.synthetic.layouts.codec import Codec, read_video, video_codec, write_video
 from mtfas.synthetic.layouts.msu_mfsd import write_msu_mfsd

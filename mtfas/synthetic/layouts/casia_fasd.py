@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from mtfas.benchmarks.casia_fasd import (
+from mtfas.protocols.casia_fasd import (
     OFFICIAL_SUBJECTS,
     SPLIT_FOLDERS,
     VIDEO_EXTENSION,

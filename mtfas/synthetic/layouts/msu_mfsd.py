@@ -29,14 +29,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from mtfas.benchmarks.msu_mfsd import (
+from mtfas.errors import ConfigError
+from mtfas.protocols.msu_mfsd import (
     DEVICES,
     EXTENSIONS,
     LIST_FILES,
     OFFICIAL_SPLIT,
     msu_mfsd_videos,
 )
-from mtfas.errors import ConfigError
 from mtfas.synthetic.layouts.codec import video_codec
 from mtfas.synthetic.layouts.face_boxes import FACE_BOX_FOLDER, BoxedRenderJob, render_boxed
 from mtfas.synthetic.layouts.release import (

@@ -7,7 +7,7 @@ Each video ``<Split>_files/Phone_Session_User_File.avi`` has a sibling ``.txt`` 
 line ``frame,x1,y1,x2,y2`` per frame (eye centres in pixels, frames numbered from 0, the
 default of :class:`~mtfas.preprocessing.EyePositionFile`), and ``Protocols/`` holds the
 four protocols built by the official rules
-(:func:`mtfas.benchmarks.oulu_npu.oulu_npu_protocols`, pure: no video needed).
+(:func:`mtfas.protocols.oulu_npu.oulu_npu_protocols`, pure: no video needed).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtfas.benchmarks.oulu_npu import (
+from mtfas.protocols.oulu_npu import (
     OFFICIAL_USERS,
     PHONES,
     SESSIONS,

@@ -1,7 +1,7 @@
 """The synthetic benchmark written as an Idiap Replay-Attack release.
 
 Same folders, names and face-location files as the official release (layout in
-:mod:`mtfas.benchmarks.replay_attack`). Mapping to the synthetic generator
+:mod:`mtfas.protocols.replay_attack`). Mapping to the synthetic generator
 (:func:`mtfas.synthetic.render_capture`):
 
 * client ``c`` is synthetic subject ``3000 + c`` (identities differ from the other
@@ -31,7 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtfas.benchmarks.replay_attack import (
+from mtfas.errors import ConfigError
+from mtfas.protocols.replay_attack import (
     DEVICES,
     ENROLL_FOLDER,
     FACE_LOCATIONS,
@@ -45,7 +46,6 @@ from mtfas.benchmarks.replay_attack import (
     replay_attack_videos,
     video_id,
 )
-from mtfas.errors import ConfigError
 from mtfas.synthetic import render_capture
 from mtfas.synthetic.layouts.codec import Codec, video_codec, write_video
 from mtfas.synthetic.layouts.release import (

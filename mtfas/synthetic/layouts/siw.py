@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtfas.benchmarks.siw import (
+from mtfas.protocols.siw import (
     MEDIA,
     OFFICIAL_SUBJECTS,
     PRINT,

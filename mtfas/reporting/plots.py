@@ -49,7 +49,7 @@ def usable_splits(scores: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
     """Splits of a score table that hold both classes, and why the others are left out.
 
     Args:
-        scores: A score table (``mtfas.results.SCORE_COLUMNS``).
+        scores: A score table (``mtfas.reporting.results.SCORE_COLUMNS``).
 
     Returns:
         ``(splits, skipped)``: usable split names in order of appearance, and

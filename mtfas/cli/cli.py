@@ -13,7 +13,7 @@
 ``mtfas report RUN_DIR...`` collects the results of several test runs (mean +- std);
 ``mtfas predict --ckpt_path X --input PATH...`` scores images, videos and folders with a
 checkpoint (with ``--config`` it is LightningCLI's ``predict`` instead; see
-:func:`mtfas.inference.commands.is_checkpoint_predict`); ``mtfas export --ckpt_path X
+:func:`mtfas.cli.inference.is_checkpoint_predict`); ``mtfas export --ckpt_path X
 --out model.onnx`` exports the student to ONNX.
 
 >>> main(["fit", "--config", "configs/demo.yaml"])  # doctest: +SKIP
@@ -115,29 +115,29 @@ def synth_main(argv: Sequence[str]) -> int:
 
 def folds_main(argv: Sequence[str]) -> int:
     """``mtfas folds``: fit and test every fold of a protocol, report mean +- std."""
-    from mtfas.folds import folds_main as run
+    from mtfas.pipelines.folds import folds_main as run
 
     return run(argv)
 
 
 def compare_main(argv: Sequence[str]) -> int:
     """``mtfas compare``: MT-FAS vs the baselines over seeds, mean +- std table."""
-    from mtfas.compare import compare_main as run
+    from mtfas.pipelines.compare import compare_main as run
 
     return run(argv)
 
 
 def report_main(argv: Sequence[str]) -> int:
     """``mtfas report``: collect several test runs into one table with mean +- std."""
-    from mtfas.runs import report_main as run
+    from mtfas.reporting.runs import report_main as run
 
     return run(argv)
 
 
 def predict_main(argv: Sequence[str]) -> int:
     """``mtfas predict``: the checkpoint predictor, or LightningCLI's predict with a config."""
-    from mtfas.inference.commands import is_checkpoint_predict
-    from mtfas.inference.commands import predict_main as run
+    from mtfas.cli.inference import is_checkpoint_predict
+    from mtfas.cli.inference import predict_main as run
 
     if is_checkpoint_predict(argv):
         return run(argv)
@@ -146,7 +146,7 @@ def predict_main(argv: Sequence[str]) -> int:
 
 def export_main(argv: Sequence[str]) -> int:
     """``mtfas export``: a checkpoint's student as an ONNX model."""
-    from mtfas.inference.commands import export_main as run
+    from mtfas.cli.inference import export_main as run
 
     return run(argv)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from mtfas.errors import ConfigError
-from mtfas.folds import FitRunner, fit_in_process, write_tables
+from mtfas.pipelines.folds import FitRunner, fit_in_process, write_tables
 
 #: Model overrides (LightningCLI arguments) of each method.
 METHODS: dict[str, list[str]] = {

@@ -13,7 +13,7 @@ its run folder (:func:`run_dir`):
   fractions).
 * ``results.md``: the same in percent as a markdown table, one column per report.
 
-``mtfas report RUN_DIR...`` (:mod:`mtfas.runs`) reads ``results.csv`` of several runs.
+``mtfas report RUN_DIR...`` (:mod:`mtfas.reporting.runs`) reads ``results.csv`` of several runs.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Collect several test runs (folds, seeds) into one table with mean +- std.
 
 ``mtfas report RUN_DIR... [--report test] [--out DIR]`` reads the ``results.csv`` every
-test run writes (:mod:`mtfas.results`). A folder without ``results.csv`` is searched
+test run writes (:mod:`mtfas.reporting.results`). A folder without ``results.csv`` is searched
 recursively, so the parent of several runs can be given. It writes ``report.csv`` (one row
 per run, then ``mean`` and ``std``; rates as fractions) and ``report.md`` (percent, with a
 ``mean ± std`` row) to ``--out`` and prints the markdown. ``std`` is the sample standard
@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from mtfas.errors import ConfigError, DatasetError
-from mtfas.results import RESULTS_CSV, markdown_table
+from mtfas.reporting.results import RESULTS_CSV, markdown_table
 
 __all__ = ["collect_runs", "find_runs", "report_main", "runs_markdown", "summarise_runs"]
 

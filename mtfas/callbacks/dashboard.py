@@ -25,7 +25,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from matplotlib.figure import Figure
 
 from mtfas.errors import ConfigError
-from mtfas.plots import (
+from mtfas.reporting.plots import (
     det_figure,
     figure_to_array,
     map_panel_figure,
@@ -90,7 +90,7 @@ class FASDashboard(Callback):
     With a :class:`~lightning.pytorch.loggers.WandbLogger` among the trainer's loggers the
     panels go to that W&B run (offline runs too). Otherwise they are written as PNG and
     CSV files to ``local_dir`` (default ``<run folder>/dashboard``, the run folder of
-    :func:`mtfas.results.run_dir`), or, with ``local_files=False``, not at all (the
+    :func:`mtfas.reporting.results.run_dir`), or, with ``local_files=False``, not at all (the
     callback is then a no-op). Only rank zero logs.
 
     Panels:
@@ -105,7 +105,7 @@ class FASDashboard(Callback):
       of the last ``test``), with the operating threshold marked; a split without both
       classes gets no curve (counted in :attr:`skipped` and warned about).
     * ``tables/apcer_per_species``: per split and species, APCER (BPCER for live), count
-      and threshold; ``tables/results``: every report's values (``mtfas.results``).
+      and threshold; ``tables/results``: every report's values (``mtfas.reporting.results``).
     * The resolved LightningCLI configuration (when run from ``mtfas fit/test``), as the
       run config key ``lightning_cli`` and the file ``lightning_config.yaml`` of the run.
 
@@ -151,7 +151,7 @@ class FASDashboard(Callback):
     def _make_sink(self, trainer: Trainer) -> _Sink | None:
         from lightning.pytorch.loggers import WandbLogger
 
-        from mtfas.results import run_dir
+        from mtfas.reporting.results import run_dir
 
         folder = Path(self.local_dir) if self.local_dir else run_dir(trainer) / "dashboard"
         if not trainer.is_global_zero:
@@ -267,7 +267,7 @@ class FASDashboard(Callback):
             self._sink.image("curves/det", det_figure(scores, thresholds), step)
         self._sink.image("curves/score_histogram", score_histogram_figure(scores, thresholds), step)
         if reports:
-            from mtfas.results import results_table
+            from mtfas.reporting.results import results_table
 
             self._sink.table("tables/apcer_per_species", species_table(reports), step)
             self._sink.table("tables/results", results_table(reports), step)

@@ -20,7 +20,7 @@ different people. The video tables therefore number subjects globally: train sub
 ``s`` is ``s`` and test subject ``s`` is ``20 + s`` (:func:`subject_id`).
 
 The release has no face annotations (faces come from a detector) and no dev split (one
-is carved from the training subjects, see :mod:`mtfas.benchmarks.subjects`).
+is carved from the training subjects, see :mod:`mtfas.protocols.subjects`).
 
 >>> casia_file("HR_3")
 CASIAFile(name='HR_3', pai='cut_print', quality='high')

@@ -63,6 +63,10 @@ class MissingVideoError(VideoReadError):
     """A video listed by a benchmark's protocol is not on disk."""
 
 
+class DatasetPermissionError(DatasetError):
+    """A dataset file or folder exists but the user running mtfas may not read it."""
+
+
 class DatasetWarning(UserWarning):
     """Something in a dataset is unusual but usable (e.g. a label contradicting a file name)."""
 

@@ -164,11 +164,13 @@ class FASDashboard(Callback):
     def _log_config(self, trainer: Trainer) -> None:
         from lightning.pytorch.cli import SaveConfigCallback
 
-        for callback in trainer.callbacks:
+        # Trainer sets ``callbacks`` in its callback connector; its class does not declare it.
+        for callback in trainer.callbacks:  # type: ignore[attr-defined]
             if isinstance(callback, SaveConfigCallback):
                 with warnings.catch_warnings():  # jsonargparse renames skip_none
                     warnings.simplefilter("ignore")
                     text = callback.parser.dump(callback.config, skip_none=False)
+                assert self._sink is not None  # only called with a sink
                 self._sink.config(callback.config.as_dict(), text)
                 self._config_logged = True
                 return

@@ -1,194 +1,430 @@
-"""The ``mtfas`` command line.
+"""The ``mtfas`` command line: one parser for every command.
 
-``mtfas fit | validate | test | predict --config CONFIG.yaml`` wrap Lightning's CLI
-(every constructor argument of the system and the data module is a YAML key or a
-``--model.*`` / ``--data.*`` flag). ``fit`` tests the trained model right after training
-(dev threshold applied to test) unless ``--test_after_fit false``.
+:class:`MTFASCLI` is LightningCLI over any :class:`~mtfas.systems.FASSystem` and
+:class:`~mtfas.datamodules.FASDataModule`, with mtfas's own commands registered on the
+same parser (as anomalib's ``add_subcommands`` does), so ``mtfas --help`` lists them all:
 
-``mtfas synth --out DIR`` renders the synthetic benchmark for a person to look at;
-``mtfas synth --layout oulu-npu --out DIR`` writes it as a release in OULU-NPU's layout.
-``mtfas folds --config CONFIG.yaml`` runs every fold of a folded protocol (mean +- std);
-``mtfas compare --config CONFIG.yaml`` trains MT-FAS and the baselines over seeds.
+* ``fit``, ``validate``, ``test``, ``predict``: Lightning's commands. ``fit`` tests the
+  trained model right after training (dev threshold applied to test) unless
+  ``--test_after_fit false``, then saves exactly the tested model (weights and dev
+  threshold) as ``last.ckpt``. ``predict --ckpt_path X --input PATH...`` is the
+  checkpoint predictor (:mod:`mtfas.cli.inference`).
+* ``folds``, ``compare``: pipelines of several fits. Their parser is ``fit``'s, so several
+  ``--config``, flags and ``--print_config`` behave exactly as in ``mtfas fit``; each job
+  is an ``mtfas fit`` with the command's arguments plus the job's own
+  (:mod:`mtfas.pipelines`).
+* ``synth``, ``report``, ``export``: tools that need no model or data.
 
-``mtfas report RUN_DIR...`` collects the results of several test runs (mean +- std);
-``mtfas predict --ckpt_path X --input PATH...`` scores images, videos and folders with a
-checkpoint (with ``--config`` it is LightningCLI's ``predict`` instead; see
-:func:`mtfas.cli.inference.is_checkpoint_predict`); ``mtfas export --ckpt_path X
---out model.onnx`` exports the student to ONNX.
+An :class:`~mtfas.errors.MTFASError` (a mistake mtfas catches: a wrong root, an unknown
+protocol, a missing checkpoint) is printed as one message and exits with status 2;
+``MTFAS_DEBUG=1`` or ``--debug`` shows the traceback.
 
 >>> main(["fit", "--config", "configs/demo.yaml"])  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import argparse
+import difflib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
-from lightning.pytorch.cli import LightningCLI
+from jsonargparse import ArgumentParser, Namespace
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+from mtfas.cli import inference, report, synth
+from mtfas.cli.quiet import quiet_third_party
 from mtfas.datamodules.base import FASDataModule
+from mtfas.errors import CheckpointError, ConfigError, MTFASError
+from mtfas.pipelines.compare import compare_jobs, run_compare
+from mtfas.pipelines.folds import fold_jobs, plan_folds, run_folds
+from mtfas.pipelines.jobs import Job, JobResult
 from mtfas.systems.base import FASSystem
+
+__all__ = ["COMMANDS", "MTFASCLI", "main", "save_tested_checkpoint"]
+
+#: Lightning's commands, with mtfas's one-line descriptions.
+TRAINER_COMMANDS = {
+    "fit": "Train, test at the dev-chosen threshold, and save the tested model as last.ckpt.",
+    "validate": "Score the dev set and report the metrics at its own threshold.",
+    "test": "Test a checkpoint: threshold chosen on dev, applied unchanged to test.",
+    "predict": inference.PREDICT_DESCRIPTION,
+}
+#: Pipelines of several fits, parsed exactly as ``fit``.
+PIPELINE_COMMANDS = {
+    "folds": "Fit and test every fold or sub-protocol of a protocol; mean ± std.",
+    "compare": "Fit and test several methods (model config files) over seeds; mean ± std.",
+}
+#: Tools that need no model or data: (description, add arguments, run).
+TOOL_COMMANDS: dict[str, tuple[str, Callable[[Any], None], Callable[[Any], int]]] = {
+    "synth": (synth.DESCRIPTION, synth.add_arguments, synth.run),
+    "report": (report.DESCRIPTION, report.add_arguments, report.run),
+    "export": (inference.EXPORT_DESCRIPTION, inference.add_export_arguments, inference.run_export),
+}
+#: Every command and its description, in the order ``mtfas --help`` lists them.
+COMMANDS = {
+    **TRAINER_COMMANDS,
+    **PIPELINE_COMMANDS,
+    **{name: spec[0] for name, spec in TOOL_COMMANDS.items()},
+}
+#: Options of the pipelines that ``mtfas fit`` does not take, with how many values each.
+_PIPELINE_OPTIONS = {
+    "folds": {"--folds": "+", "--key": 1, "--out": 1},
+    "compare": {"--methods": "+", "--seeds": "+", "--out": 1},
+}
+#: ``--ckpt_path`` values Lightning resolves itself.
+_SPECIAL_CKPT = ("last", "best", "hpc", "registry")
 
 
 class MTFASCLI(LightningCLI):
-    """LightningCLI over any :class:`FASSystem` and :class:`FASDataModule`."""
+    """LightningCLI over any :class:`FASSystem` and :class:`FASDataModule`, every command.
 
-    def add_arguments_to_parser(self, parser) -> None:  # noqa: D102
-        parser.add_argument(
-            "--test_after_fit",
-            type=bool,
-            default=True,
-            help="After fit, run test (threshold chosen on dev, applied to test).",
-        )
+    Args:
+        args: Command-line arguments without the program name (default ``sys.argv[1:]``),
+            or a parsed configuration.
+        run: Run the command (``False``: parse and instantiate only, as LightningCLI).
+        **kwargs: Further LightningCLI arguments (``trainer_defaults``, ...).
+    """
+
+    def __init__(self, args: Sequence[str] | dict | Namespace | None = None, run: bool = True,
+                 **kwargs: Any) -> None:
+        self.argv = list(sys.argv[1:] if args is None else args) if not isinstance(
+            args, (dict, Namespace)) else []
+        #: Exit status of the command (0 on success).
+        self.exit_code = 0
+        self._building: str | None = None
+        kwargs.setdefault("model_class", FASSystem)
+        kwargs.setdefault("datamodule_class", FASDataModule)
+        kwargs.setdefault("subclass_mode_model", True)
+        kwargs.setdefault("subclass_mode_data", True)
+        kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        kwargs.setdefault("parser_kwargs", {"prog": "mtfas"})
+        super().__init__(args=args, run=run, **kwargs)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ parser
+    def _add_subcommands(self, parser: LightningArgumentParser, **kwargs: Any) -> None:
+        """Register Lightning's commands, the pipelines and the tools on one parser."""
+        self._subcommand_parsers: dict[str, LightningArgumentParser] = {}
+        subcommands = parser.add_subcommands()
+        for name, description in (*TRAINER_COMMANDS.items(), *PIPELINE_COMMANDS.items()):
+            self._building = name
+            method = name if name in TRAINER_COMMANDS else "fit"
+            sub_kwargs = {"description": description, **kwargs.get(name, {})}
+            sub = self._prepare_subcommand_parser(self.trainer_class, method, **sub_kwargs)  # type: ignore[arg-type]
+            self._subcommand_method_arguments[name] = self._subcommand_method_arguments[method]
+            if name == "predict":
+                inference.add_predict_arguments(sub)
+            elif name == "folds":
+                _add_folds_arguments(sub)
+            elif name == "compare":
+                _add_compare_arguments(sub)
+            self._subcommand_parsers[name] = sub
+            subcommands.add_subcommand(name, sub, help=description)
+        self._building = None
+        for name, (description, add_arguments, _) in TOOL_COMMANDS.items():
+            tool = ArgumentParser(description=description)
+            add_arguments(tool)
+            subcommands.add_subcommand(name, tool, help=description)
+
+    def add_core_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        """As LightningCLI; for ``predict`` the model and data are optional (``--input``)."""
+        if self._building != "predict":
+            super().add_core_arguments_to_parser(parser)
+            return
+        parser.add_lightning_class_args(self.trainer_class, "trainer")
+        defaults = {f"trainer.{k}": v for k, v in self.trainer_defaults.items() if k != "callbacks"}
+        parser.set_defaults(defaults)
+        parser.add_lightning_class_args(self._model_class, "model", subclass_mode=True,
+                                        required=False)
+        parser.add_lightning_class_args(self._datamodule_class, "data", subclass_mode=True,
+                                        required=False)
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:  # noqa: D102
+        if self._building in ("fit", *PIPELINE_COMMANDS):
+            parser.add_argument(
+                "--test_after_fit", type=bool, default=True,
+                help="After fit, run test (threshold chosen on dev, applied to test) and save "
+                "the tested model as last.ckpt.",
+            )
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse ``args`` (always given explicitly by :func:`main`, so no warning about it)."""
+        if isinstance(args, (dict, Namespace)):
+            self.config = parser.parse_object(args)
+        else:
+            self.config = parser.parse_args(args)
+
+    # ------------------------------------------------------------------ what runs
+    @property
+    def _command(self) -> str | None:
+        return self.config.get("subcommand")
+
+    @property
+    def _checkpoint_predict(self) -> bool:
+        return self._command == "predict" and self.config.predict.get("input") is not None
+
+    @property
+    def _runs_trainer(self) -> bool:
+        return self._command in TRAINER_COMMANDS and not self._checkpoint_predict
+
+    def _parse_ckpt_path(self) -> None:
+        """Check ``--ckpt_path`` before anything is prepared, then as LightningCLI."""
+        if not self._runs_trainer:
+            return
+        command = self._command
+        if command == "predict" and self.config.predict.get("model") is None:
+            raise ConfigError(
+                "mtfas predict needs --input (score files with the checkpoint predictor: "
+                "mtfas predict --ckpt_path X --input PATH...) or --config with a model and "
+                "data (Lightning's predict loop)."
+            )
+        check_ckpt_path(self.config[command].get("ckpt_path"))
+        super()._parse_ckpt_path()
+
+    def _set_seed(self) -> None:
+        if self._runs_trainer:
+            super()._set_seed()
+
+    def instantiate_classes(self) -> None:
+        """As LightningCLI for Lightning's commands; pipelines and tools build their own."""
+        if self._runs_trainer:
+            super().instantiate_classes()
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        config = self.config[subcommand]
+        if subcommand in TOOL_COMMANDS:
+            self.exit_code = TOOL_COMMANDS[subcommand][2](config)
+        elif subcommand in PIPELINE_COMMANDS:
+            self.exit_code = self._run_pipeline(subcommand, config)
+        elif self._checkpoint_predict:
+            self.exit_code = inference.run_predict(config)
+        else:
+            super()._run_subcommand(subcommand)
 
     def after_fit(self) -> None:
-        """Test the trained model on [dev, test] unless disabled."""
-        if self.config[self.subcommand].get("test_after_fit", True):
-            self.trainer.test(self.model, datamodule=self.datamodule, verbose=False)
+        """Test the trained model on [dev, test] and save it as ``last.ckpt``, unless disabled."""
+        if not self.config[self.subcommand].get("test_after_fit", True):
+            return
+        self.trainer.test(self.model, datamodule=self.datamodule, verbose=False)
+        save_tested_checkpoint(self.trainer)
 
-
-def synth_main(argv: Sequence[str]) -> int:
-    """``mtfas synth``: a sample grid to look at, or a synthetic release in a real layout."""
-    import inspect
-
-    from mtfas.synthetic import write_sample_grid
-    from mtfas.synthetic.layouts import LAYOUTS
-
-    parser = argparse.ArgumentParser(
-        prog="mtfas synth",
-        allow_abbrev=False,
-        description="Render the synthetic benchmark. --layout grid (default): a PNG grid of "
-        "live faces and each attack species (columns) for several subjects (rows). "
-        f"--layout {{{','.join(LAYOUTS)}}}: a release in that benchmark's exact layout "
-        "(videos, annotations, protocol files), readable by its data module.",
-    )
-    parser.add_argument("--out", required=True, help="Output directory.")
-    parser.add_argument("--layout", default="grid", choices=["grid", *LAYOUTS])
-    parser.add_argument("--seed", type=int, default=0, help="Seed of the generator.")
-    parser.add_argument("--size", type=int, default=None,
-                        help="Side of each rendered image (grid: 128; layouts: their default).")
-    parser.add_argument("--n_subjects", type=int, default=4, help="grid: rows of the grid.")
-    release = parser.add_argument_group("releases (--layout other than grid)")
-    release.add_argument("--frames", type=int, default=None, help="Frames per video.")
-    release.add_argument("--phones", type=int, nargs="+", default=None,
-                         help="oulu-npu: phones 1-6 to include (default all).")
-    release.add_argument("--sessions", type=int, nargs="+", default=None,
-                         help="oulu-npu: sessions 1-3 to include (default all).")
-    release.add_argument("--users", type=int, nargs="+", default=None,
-                         help="oulu-npu: first N users of every split, or N_TRAIN N_DEV N_TEST.")
-    release.add_argument("--subjects", type=int, nargs="+", default=None,
-                         help="siw, replay-attack, casia-fasd, msu-mfsd: first N subjects "
-                         "(clients) of every split, or one count per split.")
-    release.add_argument("--workers", type=int, default=0, help="Rendering processes.")
-    args = parser.parse_args(list(argv))
-    if args.layout == "grid":
-        size = 128 if args.size is None else args.size
-        path = write_sample_grid(args.out, n_subjects=args.n_subjects, size=size, seed=args.seed)
-        print(f"Wrote {path}")
+    # ------------------------------------------------------------------ pipelines
+    def _run_pipeline(self, command: str, config: Namespace) -> int:
+        base = fit_arguments(self.argv, command)
+        runner = _FitRunner(base, _logger_class(config))
+        out = config.get("out")
+        if command == "folds":
+            data = config.data
+            key, folds = config.key, config.folds
+            if key is None or folds is None:
+                plan_key, plan = plan_folds(data.class_path, _plain(data.init_args))
+                key, folds = key or plan_key, folds or plan
+            name = _config_name(config) or "folds"
+            out = Path(out or Path("runs") / "folds" / name)
+            run_folds(fold_jobs(key, folds), runner, out, title=f"{name} ({key})")
+        else:
+            name = _config_name(config) or "compare"
+            out = Path(out or Path("runs") / "compare" / name)
+            jobs = compare_jobs(config.methods, config.seeds)
+            run_compare(jobs, runner, out, title=f"supervision comparison: {name}")
         return 0
-    writer = LAYOUTS[args.layout]
-    knobs = {
-        "size": args.size,
-        "n_frames": args.frames,
-        "phones": args.phones,
-        "sessions": args.sessions,
-        "users_per_split": (args.users[0] if args.users and len(args.users) == 1
-                            else args.users),
-        "subjects_per_split": (args.subjects[0] if args.subjects and len(args.subjects) == 1
-                               else args.subjects),
-    }
-    accepted = inspect.signature(writer).parameters
-    unknown = [k for k, v in knobs.items() if v is not None and k not in accepted]
-    if unknown:
-        parser.error(f"layout {args.layout} has no knob {unknown}")
-    kwargs = {k: v for k, v in knobs.items() if v is not None}
-    result = writer(args.out, seed=args.seed, workers=args.workers, progress=True, **kwargs)
-    quality = "lossless" if result.lossless else "lossy"
-    print(
-        f"Wrote a synthetic {result.layout} release to {result.root}: {result.n_videos} videos "
-        f"({result.n_written} rendered now), codec {result.fourcc} ({quality}), "
-        f"{len(result.protocol_files)} protocol files"
-    )
-    return 0
 
 
-def folds_main(argv: Sequence[str]) -> int:
-    """``mtfas folds``: fit and test every fold of a protocol, report mean +- std."""
-    from mtfas.pipelines.folds import folds_main as run
-
-    return run(argv)
-
-
-def compare_main(argv: Sequence[str]) -> int:
-    """``mtfas compare``: MT-FAS vs the baselines over seeds, mean +- std table."""
-    from mtfas.pipelines.compare import compare_main as run
-
-    return run(argv)
+def _add_folds_arguments(parser: LightningArgumentParser) -> None:
+    group = parser.add_argument_group("folds", "Which folds to run and where the table goes.")
+    group.add_argument("--folds", type=int, nargs="+", default=None,
+                       help="Folds to run (default: every fold the data module declares).")
+    group.add_argument("--key", type=str, default=None,
+                       help="Data module argument selecting the fold (default: the data "
+                       "module's, e.g. fold or subprotocol).")
+    group.add_argument("--out", type=str, default=None,
+                       help="Output folder (default: runs/folds/<last config name>).")
 
 
-def report_main(argv: Sequence[str]) -> int:
-    """``mtfas report``: collect several test runs into one table with mean +- std."""
-    from mtfas.reporting.runs import report_main as run
-
-    return run(argv)
-
-
-def predict_main(argv: Sequence[str]) -> int:
-    """``mtfas predict``: the checkpoint predictor, or LightningCLI's predict with a config."""
-    from mtfas.cli.inference import is_checkpoint_predict
-    from mtfas.cli.inference import predict_main as run
-
-    if is_checkpoint_predict(argv):
-        return run(argv)
-    return lightning_main(["predict", *argv])
+def _add_compare_arguments(parser: LightningArgumentParser) -> None:
+    group = parser.add_argument_group("compare", "Methods, seeds and where the table goes.")
+    group.add_argument("--methods", type=str, nargs="+", required=True,
+                       help="Model config files, one per method (e.g. configs/model/*.yaml), "
+                       "each applied after the other configs: same student, same data.")
+    group.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="Seeds.")
+    group.add_argument("--out", type=str, default=None,
+                       help="Output folder (default: runs/compare/<last config name>).")
 
 
-def export_main(argv: Sequence[str]) -> int:
-    """``mtfas export``: a checkpoint's student as an ONNX model."""
-    from mtfas.cli.inference import export_main as run
+def _plain(value: Any) -> dict[str, Any]:
+    if isinstance(value, Namespace):
+        return value.as_dict()
+    return dict(value or {})
 
-    return run(argv)
+
+def _config_name(config: Namespace) -> str | None:
+    configs = config.get("config") or []
+    return Path(str(configs[-1])).stem if configs else None
 
 
-#: Subcommands handled outside LightningCLI.
-EXTRA_COMMANDS = {
-    "synth": synth_main,
-    "folds": folds_main,
-    "compare": compare_main,
-    "report": report_main,
-    "predict": predict_main,
-    "export": export_main,
-}
+def _logger_class(config: Namespace) -> str | None:
+    logger = config.get("trainer", {}).get("logger")
+    if isinstance(logger, Namespace):
+        return str(logger.get("class_path"))
+    return None
+
+
+def fit_arguments(argv: Sequence[str], command: str) -> list[str]:
+    """The ``mtfas fit`` arguments of a pipeline command line (its own options removed).
+
+    Args:
+        argv: The command line without the program name (``folds --config C --folds 1``).
+        command: The pipeline command (``folds`` or ``compare``).
+    """
+    argv = list(argv)
+    argv = argv[argv.index(command) + 1:] if command in argv else argv
+    options = _PIPELINE_OPTIONS[command]
+    kept: list[str] = []
+    i = 0
+    while i < len(argv):
+        name, equals, _ = argv[i].partition("=")
+        if name not in options:
+            kept.append(argv[i])
+            i += 1
+            continue
+        i += 1
+        if equals:
+            continue
+        if options[name] == "+":
+            while i < len(argv) and not _is_option(argv[i]):
+                i += 1
+        else:
+            i += int(options[name])
+    return kept
+
+
+def _is_option(token: str) -> bool:
+    """Whether a token starts an option (``-c``, ``--x``), not a value such as ``-1``."""
+    return token.startswith("-") and not token.lstrip("-").replace(".", "", 1).isdigit()
+
+
+class _FitRunner:
+    """Runs a pipeline job as ``mtfas fit`` with the command's arguments plus the job's."""
+
+    def __init__(self, base: Sequence[str], logger_class: str | None) -> None:
+        self.base = list(base)
+        self.logger_class = logger_class
+
+    def __call__(self, job: Job, run_dir: Path) -> JobResult:
+        args = ["fit", *self.base, *job.args, "--trainer.default_root_dir", str(run_dir)]
+        file_loggers = {f"{c.__module__}.{c.__name__}" for c in (CSVLogger, TensorBoardLogger)}
+        file_loggers |= {c.__name__ for c in (CSVLogger, TensorBoardLogger)}
+        if self.logger_class in file_loggers:
+            args += ["--trainer.logger.init_args.save_dir", str(run_dir.parent),
+                     "--trainer.logger.init_args.name", run_dir.name]
+        cli = MTFASCLI(args=args)
+        model = cli.model
+        return JobResult(job, dict(model.test_reports), model.test_results_dir)
+
+
+
+def check_ckpt_path(ckpt_path: str | None) -> None:
+    """Refuse a ``--ckpt_path`` that is not a file before any data is prepared.
+
+    Raises:
+        CheckpointError: If the path is neither a file nor one of Lightning's names
+            (``last``, ``best``, ``hpc``, ``registry...``).
+    """
+    if not ckpt_path or str(ckpt_path).startswith(_SPECIAL_CKPT):
+        return
+    path = Path(ckpt_path)
+    if not path.is_file():
+        where = "it is a folder" if path.is_dir() else "no such file"
+        raise CheckpointError(
+            f"--ckpt_path {ckpt_path}: {where}. Give the .ckpt file of an mtfas run (fit "
+            "prints the path of the tested model's last.ckpt)."
+        )
+
+
+def save_tested_checkpoint(trainer: Any) -> Path:
+    """Save the model a test just used (weights and dev threshold) as ``last.ckpt``.
+
+    The file goes beside the run's checkpoints (the ``ModelCheckpoint`` folder, else
+    ``<run folder>/checkpoints``), replacing a ``last.ckpt`` saved at the end of training,
+    so that the run's ``last.ckpt`` is always the model whose numbers were printed. It is
+    written to a temporary file and renamed. Call it on every process.
+
+    Returns:
+        The path of ``last.ckpt``.
+    """
+    from mtfas.reporting.results import run_dir
+
+    callback = trainer.checkpoint_callback
+    dirpath = getattr(callback, "dirpath", None)
+    folder = Path(dirpath) if dirpath else run_dir(trainer) / "checkpoints"
+    path = folder / "last.ckpt"
+    tmp = folder / ".last.ckpt.tmp"
+    trainer.save_checkpoint(tmp)
+    if trainer.is_global_zero:
+        os.replace(tmp, path)
+        threshold = float(trainer.lightning_module.threshold)
+        print(f"Saved the tested model (dev threshold {threshold:.6g}) to {path}", flush=True)
+    trainer.strategy.barrier("mtfas_last_ckpt")
+    return path
+
+
+def _mtfas_error(exc: BaseException) -> MTFASError | None:
+    """The :class:`MTFASError` behind ``exc`` (jsonargparse and Lightning may wrap it)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, MTFASError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _unknown_command(argv: Sequence[str]) -> str | None:
+    if not argv or argv[0].startswith("-") or argv[0] in COMMANDS:
+        return None
+    close = difflib.get_close_matches(argv[0], list(COMMANDS), n=1, cutoff=0.5)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return (f"unknown command '{argv[0]}'; {hint}`mtfas --help` lists every command: "
+            f"{', '.join(COMMANDS)}")
+
+
+@contextmanager
+def _debugging(argv: list[str]) -> Iterator[bool]:
+    debug = os.environ.get("MTFAS_DEBUG", "") not in ("", "0")
+    if "--debug" in argv:
+        argv.remove("--debug")
+        debug = True
+    yield debug
 
 
 def main(args: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mtfas`` console script.
+    """Entry point of the ``mtfas`` console script and of ``python -m mtfas``.
 
     Args:
         args: Command-line arguments without the program name (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit status (0 on success).
+        The exit status: 0 on success, 2 for a mistake mtfas caught (its message is
+        printed, without a traceback unless ``MTFAS_DEBUG=1`` or ``--debug``), or what the
+        command returns (``predict``: 1 when nothing could be scored).
     """
     argv = list(sys.argv[1:] if args is None else args)
-    if argv and argv[0] in EXTRA_COMMANDS:
-        return EXTRA_COMMANDS[argv[0]](argv[1:])
-    return lightning_main(argv)
-
-
-def lightning_main(argv: Sequence[str]) -> int:
-    """Run LightningCLI (``fit``, ``validate``, ``test``, ``predict``) on ``argv``."""
-    MTFASCLI(
-        FASSystem,
-        FASDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        args=list(argv),
-        save_config_kwargs={"overwrite": True},
-    )
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    with _debugging(argv) as debug:
+        unknown = _unknown_command(argv)
+        if unknown:
+            print(f"mtfas: error: {unknown}", file=sys.stderr)
+            return 2
+        try:
+            with quiet_third_party():
+                return MTFASCLI(args=argv).exit_code
+        except Exception as exc:
+            error = _mtfas_error(exc)
+            if error is None or debug:
+                raise
+            print(f"mtfas: error: {error}", file=sys.stderr)
+            return 2

@@ -7,7 +7,10 @@ subject-disjoint meta-validation slice included, is shared, so every benchmark p
 it the same way:
 
 * ``train_dataloader()`` returns ``{"train": ..., "meta_val": ...}``; Lightning cycles the
-  shorter one, so each training batch is ``{"train": batch, "meta_val": batch}``.
+  shorter one, so each training batch is ``{"train": batch, "meta_val": batch}``. Their
+  order and augmentation draws are functions of the data seed, the pass and the sample
+  alone, and their position is saved with checkpoints, so a resumed run repeats the
+  uninterrupted one exactly (:mod:`mtfas.datamodules.sampling`).
 * ``val_dataloader()`` returns the dev loader.
 * ``test_dataloader()`` returns ``[dev_loader, test_loader]`` so that the system chooses
   its threshold on dev and applies it unchanged to test in one ``trainer.test`` call.
@@ -16,10 +19,12 @@ it the same way:
 from __future__ import annotations
 
 import abc
-from typing import Literal
+import os
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
 
@@ -30,11 +35,19 @@ from mtfas.datamodules.dataset import (
     FrameStore,
     collate_frames,
 )
+from mtfas.datamodules.sampling import (
+    META_VAL_STREAM,
+    TRAIN_STREAM,
+    ResumableLoader,
+    SeededItems,
+    SeededShuffle,
+    loader_generator,
+)
 from mtfas.errors import ConfigError, DatasetError, EmptySplitError
 from mtfas.transforms.augment import eval_transform, train_transform
 
 Split = Literal["train", "dev", "test"]
-SPLITS: tuple[str, ...] = ("train", "dev", "test")
+SPLITS: tuple[Split, ...] = ("train", "dev", "test")
 
 
 def carve_meta_val(
@@ -62,6 +75,13 @@ def carve_meta_val(
     subjects = np.sort(table["subject"].unique())
     if fraction == 0.0:
         return table, table.iloc[:0]
+    if len(subjects) < 2:
+        raise ConfigError(
+            f"cannot carve a meta-validation slice from {len(subjects)} training subject(s) "
+            "(after any dev split was carved from them): at least 2 are needed, one for "
+            "meta-validation and one for training. Use more training subjects (e.g. a "
+            "smaller dev_fraction) or meta_val_fraction=0."
+        )
     n_meta = max(1, round(fraction * len(subjects)))
     if n_meta >= len(subjects):
         raise ConfigError(
@@ -86,6 +106,9 @@ class FASDataModule(LightningDataModule, abc.ABC):
         meta_val_fraction: Fraction of training subjects carved out (subject-disjoint) as
             the meta-validation slice; 0 disables it (baselines only).
         seed: Seed of the meta-validation draw.
+        shuffle_seed: Seed of the training order and augmentation draws; ``None``
+            (default) follows the run's global seed (``seed_everything``: the
+            ``PL_GLOBAL_SEED`` environment variable it sets, else ``torch.initial_seed()``).
         augment: Augment training crops (see :mod:`mtfas.transforms.augment`).
         max_frames_per_video: Train on at most this many frames of each video (the first
             ones); ``None`` uses every stored frame.
@@ -108,6 +131,7 @@ class FASDataModule(LightningDataModule, abc.ABC):
         num_workers: int = 0,
         meta_val_fraction: float = 0.2,
         seed: int = 0,
+        shuffle_seed: int | None = None,
         augment: bool = True,
         max_frames_per_video: int | None = None,
         uint8_batches: bool = True,
@@ -127,6 +151,7 @@ class FASDataModule(LightningDataModule, abc.ABC):
         self.num_workers = num_workers
         self.meta_val_fraction = meta_val_fraction
         self.seed = seed
+        self.shuffle_seed = shuffle_seed
         self.augment = augment
         self.max_frames_per_video = max_frames_per_video
         self.uint8_batches = uint8_batches
@@ -166,7 +191,7 @@ class FASDataModule(LightningDataModule, abc.ABC):
     def split_tables(self) -> dict[str, pd.DataFrame]:
         """Validated tables of ``train`` (minus meta-val), ``meta_val``, ``dev`` and ``test``."""
         if self._tables is None:
-            tables = {split: self._checked_table(split) for split in SPLITS}
+            tables: dict[str, pd.DataFrame] = {s: self._checked_table(s) for s in SPLITS}
             train, meta_val = self.carve_meta_val(tables["train"])
             tables["train"] = train.reset_index(drop=True)
             tables["meta_val"] = meta_val.reset_index(drop=True)
@@ -237,7 +262,16 @@ class FASDataModule(LightningDataModule, abc.ABC):
                     "frames; check the preprocessing summary for skipped frames."
                 )
 
-    def _loader(self, split: str, batch_size: int, train: bool) -> DataLoader:
+    def order_seed(self) -> int:
+        """Seed of the training order and augmentation draws (see ``shuffle_seed``)."""
+        if self.shuffle_seed is not None:
+            return int(self.shuffle_seed)
+        global_seed = os.environ.get("PL_GLOBAL_SEED")
+        return int(global_seed) if global_seed is not None else torch.initial_seed()
+
+    def _loader(
+        self, split: str, batch_size: int, train: bool, stream: int = 0
+    ) -> DataLoader[dict[str, Any]]:
         # Under DDP each process gets len / world_size samples: drop the last partial batch
         # only if a full one remains, or the loader would be empty (and cycling it hang).
         world = self.trainer.world_size if self.trainer is not None else 1
@@ -247,30 +281,41 @@ class FASDataModule(LightningDataModule, abc.ABC):
                 f"{type(self).__name__}: the {split} split has {len(self.datasets[split])} "
                 f"frames, fewer than the {world} processes; use more data or fewer processes."
             )
-        return DataLoader(
-            self.datasets[split],
+        seed = self.order_seed()
+        common: dict[str, Any] = dict(
             batch_size=batch_size,
-            shuffle=train,
-            drop_last=train and per_process > batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             collate_fn=collate_frames,
+            generator=loader_generator(seed),
+        )
+        if not train:
+            return DataLoader(self.datasets[split], shuffle=False, **common)
+        dataset = SeededItems(self.datasets[split])
+        return ResumableLoader(
+            dataset,
+            sampler=SeededShuffle(len(dataset), seed, stream),
+            drop_last=per_process > batch_size,
+            **common,
         )
 
-    def train_dataloader(self) -> dict[str, DataLoader]:  # noqa: D102
-        loaders = {"train": self._loader("train", self.batch_size, train=True)}
+    def train_dataloader(self) -> dict[str, DataLoader[dict[str, Any]]]:  # noqa: D102
+        loaders = {"train": self._loader("train", self.batch_size, True, TRAIN_STREAM)}
         if "meta_val" in self.datasets:
-            loaders["meta_val"] = self._loader("meta_val", self.meta_val_batch_size, train=True)
+            loaders["meta_val"] = self._loader(
+                "meta_val", self.meta_val_batch_size, True, META_VAL_STREAM
+            )
         return loaders
 
-    def val_dataloader(self) -> DataLoader:  # noqa: D102
+    def val_dataloader(self) -> DataLoader[dict[str, Any]]:  # noqa: D102
         return self._loader("dev", self.eval_batch_size, train=False)
 
-    def test_dataloader(self) -> list[DataLoader]:  # noqa: D102
+    def test_dataloader(self) -> list[DataLoader[dict[str, Any]]]:  # noqa: D102
         return [
             self._loader("dev", self.eval_batch_size, train=False),
             self._loader("test", self.eval_batch_size, train=False),
         ]
 
-    def predict_dataloader(self) -> DataLoader:  # noqa: D102
+    def predict_dataloader(self) -> DataLoader[dict[str, Any]]:  # noqa: D102
+
         return self._loader("test", self.eval_batch_size, train=False)

@@ -18,7 +18,13 @@ Splits:
   carved from them by :class:`~mtfas.datamodules.FASDataModule`.
 
 Faces come from the dlib detector or from precomputed box files (``face_boxes``, see
-:mod:`mtfas.datamodules.face_boxes`).
+:mod:`mtfas.datamodules.face_boxes`), such as the face locations of all 600 videos that
+Idiap's ``bob.db.casia_fasd`` ships (``face_boxes=".../bob/db/casia_fasd/face-locations"``,
+read unchanged; its all-zero lines are frames without a face).
+
+Quality follows Idiap's ``bob.db.casia_fasd`` 2.0.10 (``models.py``, ``get_quality``):
+files 1, 3, 5, 7 are ``normal``, 2, 4, 6, 8 ``low``, ``HR_*`` ``high`` (see
+:mod:`mtfas.protocols.casia_fasd`).
 
 >>> dm = CASIAFASDDataModule("/data/CASIA-FASD", quality=["high"])  # doctest: +SKIP
 >>> dm.video_table("test").groupby("pai").size()  # doctest: +SKIP
@@ -29,12 +35,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from mtfas.datamodules.base import SPLITS, Split
 from mtfas.datamodules.face_boxes import FaceBoxOption
-from mtfas.datamodules.video import VideoDataModule, listing
+from mtfas.datamodules.scanned import ScannedReleaseDataModule
+from mtfas.datamodules.video import listing
 from mtfas.errors import DatasetWarning, ProtocolError
 from mtfas.preprocessing import BoxSource
 from mtfas.protocols.casia_fasd import (
@@ -53,13 +61,13 @@ from mtfas.protocols.subjects import draw_dev_subjects
 COLUMNS = ["video", "label", "pai", "subject", "quality", "file", "release_subject"]
 
 
-class CASIAFASDDataModule(VideoDataModule):
+class CASIAFASDDataModule(ScannedReleaseDataModule):
     """CASIA-FASD: ``train_release`` (with a carved dev split) and ``test_release``.
 
     Args:
         root: Folder of the copy (holding ``train_release/`` and ``test_release/``).
-        quality: Keep only these camera qualities (``"low"``, ``"normal"``, ``"high"``;
-            the low/normal order of files 1-8 is unconfirmed); None keeps all.
+        quality: Keep only these camera qualities (``"low"``: files 2, 4, 6, 8;
+            ``"normal"``: 1, 3, 5, 7; ``"high"``: ``HR_*``); None keeps all.
         attacks: Keep only these attack species (``"warped_print"``, ``"cut_print"``,
             ``"replay"``); live videos are always kept. None keeps all.
         dev_fraction: Fraction of the training subjects carved out as the dev split.
@@ -93,7 +101,7 @@ class CASIAFASDDataModule(VideoDataModule):
         dev_seed: int = 0,
         face_boxes: str | Path | None = None,
         detector_fallback: bool = True,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         self.quality = check_choice("quality", quality, QUALITIES)
         self.attacks = check_choice("attacks", attacks, CASIA_PAI_NAMES[1:])
@@ -101,7 +109,6 @@ class CASIAFASDDataModule(VideoDataModule):
         self.dev_fraction = float(dev_fraction)
         self.dev_seed = int(dev_seed)
         self.faces = FaceBoxOption(face_boxes, detector_fallback)
-        self._release: pd.DataFrame | None = None
         super().__init__(root, **kwargs)
 
     def cache_tag(self) -> str:
@@ -113,19 +120,6 @@ class CASIAFASDDataModule(VideoDataModule):
         return self.faces.source(self.root)
 
     # ------------------------------------------------------------ tables
-    def release_table(self) -> pd.DataFrame:
-        """Every video on disk, both folders, before splits and filters (no decoding).
-
-        Columns as :meth:`video_table` plus ``release`` (``train`` / ``test``).
-
-        Raises:
-            DatasetNotFoundError: If the root lacks the layout.
-        """
-        if self._release is None:
-            self.check_root()
-            self._release = self._scan()
-        return self._release.copy()
-
     def dev_subjects(self) -> list[int]:
         """The training subjects carved out as the dev split."""
         table = self.release_table()
@@ -159,6 +153,7 @@ class CASIAFASDDataModule(VideoDataModule):
         return table[COLUMNS].reset_index(drop=True)
 
     def _scan(self) -> pd.DataFrame:
+        """Both folders: the :meth:`video_table` columns plus ``release`` (train / test)."""
         rows: list[dict[str, object]] = []
         unknown: list[str] = []
         incomplete: list[str] = []

@@ -33,19 +33,37 @@ the originals. Domain names default to each module's ``benchmark`` (e.g. ``"oulu
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from mtfas.datamodules.base import SPLITS, FASDataModule, Split, carve_meta_val
-from mtfas.errors import ConfigError, DatasetError
+from mtfas.errors import ConfigError, DatasetError, DatasetWarning
 
 #: Subject ids of domain ``k`` are ``k * SUBJECT_STRIDE + subject``.
 SUBJECT_STRIDE = 1_000_000
 #: Separator between a domain name and a video id or species name.
 SEPARATOR = "/"
+
+
+#: Attributes in which the benchmark modules memoise what they read under their root.
+_LISTING_MEMOS = ("_listings", "_split_tables", "_release", "_split")
+
+
+def _has_listed(member: object) -> bool:
+    """Whether ``member`` already memoised something read under its root."""
+    for name in _LISTING_MEMOS:
+        memo = getattr(member, name, None)
+        if isinstance(memo, dict):
+            if memo:
+                return True
+        elif memo is not None:
+            return True
+    return False
 
 
 class DomainFrameStore:
@@ -90,7 +108,11 @@ class CrossDatasetDataModule(FASDataModule):
             ``benchmark``, else its class name).
         data_root: Folder that relative member roots are taken from (the shipped configs
             name the copies ``OULU-NPU``, ``CASIA-FASD``, ``Replay-Attack``, ``MSU-MFSD``
-            under it); absolute roots are left alone.
+            under it); absolute roots are left alone. Every path a member derives from
+            its root (video files, Replay-Attack's ``face-locations``, annotation files,
+            split lists, protocol files, the default crop cache) is derived when used,
+            so it follows the rebased root. A member whose tables were already listed
+            before the rebase is an error (its listing would be of the old root).
         **kwargs: :class:`~mtfas.datamodules.FASDataModule` arguments of the composite
             (``image_size``, ``batch_size``, ``meta_val_fraction``, ...); the members'
             own loader settings are not used.
@@ -108,7 +130,7 @@ class CrossDatasetDataModule(FASDataModule):
         target_test_splits: Sequence[str] = ("test",),
         domains: Sequence[str] | None = None,
         data_root: str | Path | None = None,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         sources = list(sources)
@@ -144,6 +166,11 @@ class CrossDatasetDataModule(FASDataModule):
             for member in members:
                 root = getattr(member, "root", None)
                 if isinstance(root, Path) and not root.is_absolute():
+                    if _has_listed(member):
+                        raise ConfigError(
+                            f"{type(member).__name__}(root={str(root)!r}) listed its videos "
+                            "before data_root was applied; pass fresh member modules"
+                        )
                     member.root = Path(data_root).expanduser() / root
         self.sources = sources
         self.target = target
@@ -205,12 +232,32 @@ class CrossDatasetDataModule(FASDataModule):
         """Carve the meta-validation slice per source domain (subject-disjoint in each).
 
         Source ``k`` uses seed ``seed + k``; a source with a single training subject
-        contributes none.
+        contributes none (a warning names it), and when no source has two, it is an
+        error that gives the counts.
+
+        Raises:
+            ConfigError: If ``meta_val_fraction > 0`` and no source domain has at least
+                two training subjects.
         """
         kept, meta = [], []
+        counts = {d: int(train.loc[train["domain"] == d, "subject"].nunique())
+                  for d in self.source_domains}
+        if self.meta_val_fraction > 0 and max(counts.values(), default=0) < 2:
+            raise ConfigError(
+                "cannot carve a meta-validation slice: every source domain has fewer than 2 "
+                f"training subjects ({counts}); one subject must stay for training and one "
+                "go to meta-validation per domain. Use more training subjects (e.g. a "
+                "smaller dev_fraction) or meta_val_fraction=0."
+            )
         for k, domain in enumerate(self.source_domains):
             part = train[train["domain"] == domain]
-            if self.meta_val_fraction > 0 and part["subject"].nunique() < 2:
+            if self.meta_val_fraction > 0 and counts[domain] < 2:
+                warnings.warn(
+                    f"source domain {domain!r} has {counts[domain]} training subject(s): it "
+                    "contributes no meta-validation videos (at least 2 are needed)",
+                    DatasetWarning,
+                    stacklevel=2,
+                )
                 kept.append(part)
                 continue
             a, b = carve_meta_val(part, self.meta_val_fraction, self.seed + k)

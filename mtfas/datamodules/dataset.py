@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -49,11 +49,12 @@ def _empty_batch(shape: tuple[int, ...], dtype: torch.dtype = torch.uint8) -> Te
     if torch.utils.data.get_worker_info() is None:
         return torch.empty(shape, dtype=dtype)
     like = torch.empty(0, dtype=dtype)
-    storage = like._typed_storage()._new_shared(math.prod(shape), device=like.device)
+    typed = like._typed_storage()  # type: ignore[no-untyped-call]
+    storage = typed._new_shared(math.prod(shape), device=like.device)
     return like.new(storage).resize_(shape)
 
 
-class FrameBatch(list):
+class FrameBatch(list[dict[str, Any]]):
     """The items of one batch, whose uint8 images are slices of one ``(B, H, W, 3)`` tensor.
 
     Returned by :meth:`FrameDataset.__getitems__`; :func:`collate_frames` then uses
@@ -64,12 +65,12 @@ class FrameBatch(list):
         images: The pixels of every item, ``(B, H, W, 3)`` uint8.
     """
 
-    def __init__(self, items: Sequence[dict], images: Tensor) -> None:
+    def __init__(self, items: Sequence[dict[str, Any]], images: Tensor) -> None:
         super().__init__(items)
         self.images = images
 
 
-def collate_frames(items: Sequence[dict]) -> dict:
+def collate_frames(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Collate frame items; uint8 images become one channels-last ``(B, 3, H, W)`` batch.
 
     Copying each image's pixels in their stored order (height, width, channel) into the
@@ -91,7 +92,7 @@ def collate_frames(items: Sequence[dict]) -> dict:
     return {"image": out.permute(0, 3, 1, 2), **rest}
 
 
-class FrameDataset(Dataset):
+class FrameDataset(Dataset[dict[str, Any]]):
     """One item per stored frame of the videos in a table.
 
     Items are dicts with ``image`` (float ``3 x H x W`` in [-1, 1]; uint8 in [0, 255]
@@ -113,7 +114,7 @@ class FrameDataset(Dataset):
         table: pd.DataFrame,
         store: FrameStore,
         pai_names: Sequence[str],
-        transform: Callable[..., dict] | None = None,
+        transform: Callable[..., dict[str, Any]] | None = None,
         max_frames_per_video: int | None = None,
         uint8: bool = False,
     ) -> None:
@@ -175,5 +176,6 @@ class FrameDataset(Dataset):
                 pixels = images.numpy()
             pixels[slot] = image
             rows.append(v)
+        assert images is not None  # indices is not empty
         items = [self._item(v, images[slot].permute(2, 0, 1)) for slot, v in enumerate(rows)]
         return FrameBatch(items, images)

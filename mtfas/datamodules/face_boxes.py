@@ -12,7 +12,11 @@ points to them:
     ``<folder>/train_release/1/HR_1.face`` for ``train_release/1/HR_1.avi``. One line per
     frame, ``frame x y w h`` (frames numbered from 0; commas or spaces), zeros for "no
     face": the format of Replay-Attack's face-locations
-    (:class:`~mtfas.preprocessing.FaceBoxFile` with ``layout="frame_xywh"``). Frames a
+    (:class:`~mtfas.preprocessing.FaceBoxFile` with ``layout="frame_xywh"``). Idiap's
+    ``bob.db.casia_fasd`` 2.0.10 ships exactly such a tree for all 600 CASIA-FASD videos
+    (``bob/db/casia_fasd/face-locations/<split folder>/<subject>/<file>.face``, all-zero
+    lines where its detector found no face): pass that ``face-locations`` folder as
+    ``face_boxes``, unchanged. Frames a
     file lacks or marks as faceless, and videos without a file, go to dlib
     (``detector_fallback=True``, the default); with ``detector_fallback=False`` they are
     skipped and counted (``no_annotation`` / ``no_face`` in the preprocessing summary),
@@ -25,7 +29,14 @@ own crop cache (:meth:`FaceBoxOption.tag`): ``dlib``, ``boxes-<hash of the folde
 The synthetic releases (``mtfas synth --layout casia-fasd|msu-mfsd``) write the
 generator's true boxes to ``<release>/mtfas_face_boxes/`` in this format: a
 synthetic-only extra, not part of the official layout, read only when ``face_boxes``
-points to it.
+points to it. The CASIA-FASD writer can name the tree ``face-locations`` and mark frames
+faceless (``face_box_folder``, ``faceless_frames``), giving a tree in exactly Idiap's
+format.
+
+Not read here: MSU-MFSD's own ``.face`` files (beside the videos in some copies), whose
+lines are ``frame, x1, y1, x2, y2, left eye x, y, right eye x, y`` with commas (per
+Idiap's ``bob.db.msu_mfsd_mod`` 2.2.9, ``models.py``, ``File.bbx``): a different format;
+convert them to ``frame x y w h`` to use them.
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 It reads a copy of the official release unchanged (layout in
 :mod:`mtfas.protocols.msu_mfsd`): the ``real/`` and ``attack/`` folders (also accepted
 under ``scene01/``) are the listing. Names that do not follow the release's naming are
-counted in a warning; ``.face`` files beside the videos (shipped by some copies, format
-unconfirmed) are ignored unless ``face_boxes`` points at them.
+counted in a warning; the ``.face`` files beside the videos (comma-separated ``frame, x1,
+y1, x2, y2`` plus eye positions, per Idiap's ``bob.db.msu_mfsd_mod`` 2.2.9 ``models.py``
+``File.bbx``; see :mod:`mtfas.protocols.msu_mfsd`) are not read: ``face_boxes`` takes
+``frame x y w h`` files, so convert them to use them.
 
 The train/test split is by client:
 
@@ -24,6 +26,11 @@ the preprocessing (``PreprocessSettings.orientation="auto"``). For copies stored
 sideways *without* metadata, ``rotate`` maps a device (``"android"``), a video id or a
 video name to the clockwise rotation that makes its frames upright; it replaces the
 metadata for the videos it names (a video or name entry wins over a device entry).
+``rotate="idiap"`` turns the six live Android videos that Idiap's ``bob.db.msu_mfsd_mod``
+2.2.9 lists as stored upside down (clients 3, 5, 6, 7, 8, 9;
+:data:`mtfas.protocols.msu_mfsd.IDIAP_ROTATED`) by 180 degrees, as that interface does;
+it is not the default because the source does not say whether those files carry rotation
+metadata (with metadata the preprocessing already turns them).
 
 >>> dm = MSUMFSDDataModule("/data/MSU-MFSD", devices=["android"])  # doctest: +SKIP
 """
@@ -35,18 +42,21 @@ import json
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from mtfas.datamodules.base import SPLITS, Split
 from mtfas.datamodules.face_boxes import FaceBoxOption
-from mtfas.datamodules.video import VideoDataModule, listing
+from mtfas.datamodules.scanned import ScannedReleaseDataModule
+from mtfas.datamodules.video import listing
 from mtfas.errors import ConfigError, DatasetWarning, ProtocolError
 from mtfas.preprocessing import BoxSource
 from mtfas.protocols.casia_fasd import check_choice
 from mtfas.protocols.msu_mfsd import (
     DEVICES,
     EXTENSIONS,
+    IDIAP_ROTATED,
     LAYOUT,
     LIST_FILES,
     MSU_PAI_NAMES,
@@ -64,9 +74,16 @@ _IGNORED_SUFFIXES = (".face",)
 _NESTED = "scene01"
 
 
-def _check_rotate(rotate: Mapping[str, int] | None) -> dict[str, int]:
+def _check_rotate(rotate: Mapping[str, int] | str | None) -> dict[str, int]:
     if rotate is None:
         return {}
+    if isinstance(rotate, str):
+        if rotate != "idiap":
+            raise ConfigError(
+                f"rotate must map devices or videos to degrees, or be 'idiap' (the videos "
+                f"bob.db.msu_mfsd_mod turns by 180 degrees), got {rotate!r}"
+            )
+        return dict.fromkeys(IDIAP_ROTATED, 180)
     if not isinstance(rotate, Mapping):
         raise ConfigError(f"rotate must map devices or videos to degrees, got {rotate!r}")
     checked = {}
@@ -88,7 +105,7 @@ def _check_rotate(rotate: Mapping[str, int] | None) -> dict[str, int]:
     return checked
 
 
-class MSUMFSDDataModule(VideoDataModule):
+class MSUMFSDDataModule(ScannedReleaseDataModule):
     """MSU-MFSD: the official client split, laptop and Android videos, rotation handled.
 
     Args:
@@ -103,7 +120,8 @@ class MSUMFSDDataModule(VideoDataModule):
         detector_fallback: With ``face_boxes``: let dlib find the faces of the frames the
             box files miss (else they are skipped and counted).
         rotate: Clockwise rotation by device, video id or video name, for videos stored
-            sideways without rotation metadata (replaces the metadata for them).
+            sideways without rotation metadata (replaces the metadata for them); or
+            ``"idiap"`` for Idiap's six upside-down videos (180 degrees).
         **kwargs: :class:`~mtfas.datamodules.VideoDataModule` and
             :class:`~mtfas.datamodules.FASDataModule` arguments.
 
@@ -115,7 +133,7 @@ class MSUMFSDDataModule(VideoDataModule):
 
     benchmark = "msu-mfsd"
     title = "MSU-MFSD"
-    required_entries = ("real", "attack")
+    required_entries: ClassVar[tuple[str, ...]] = ("real", "attack")
     layout = LAYOUT
     video_extensions = tuple(dict.fromkeys(EXTENSIONS.values()))
     pai_names = MSU_PAI_NAMES
@@ -130,8 +148,8 @@ class MSUMFSDDataModule(VideoDataModule):
         dev_seed: int = 0,
         face_boxes: str | Path | None = None,
         detector_fallback: bool = True,
-        rotate: Mapping[str, int] | None = None,
-        **kwargs,
+        rotate: Mapping[str, int] | str | None = None,
+        **kwargs: Any,
     ) -> None:
         self.devices = check_choice("devices", devices, DEVICES)
         if (train_subjects is None) != (test_subjects is None):
@@ -148,7 +166,6 @@ class MSUMFSDDataModule(VideoDataModule):
         self.dev_seed = int(dev_seed)
         self.faces = FaceBoxOption(face_boxes, detector_fallback)
         self.rotate = _check_rotate(rotate)
-        self._release: pd.DataFrame | None = None
         self._split: tuple[list[int], list[int], str] | None = None
         super().__init__(root, **kwargs)
 
@@ -170,7 +187,8 @@ class MSUMFSDDataModule(VideoDataModule):
         folder = self.videos_folder
         if folder:
             entries = type(self).required_entries
-            self.required_entries = tuple(f"{folder}/{e}" for e in entries)
+            # An instance attribute shadows the class's for this check only (popped below).
+            self.required_entries = tuple(f"{folder}/{e}" for e in entries)  # type: ignore[misc]
         try:
             super().check_root()
         finally:
@@ -246,17 +264,6 @@ class MSUMFSDDataModule(VideoDataModule):
                                  self.dev_fraction, self.dev_seed)
 
     # ------------------------------------------------------------ tables
-    def release_table(self) -> pd.DataFrame:
-        """Every video on disk, before splits and filters (no decoding).
-
-        Raises:
-            DatasetNotFoundError: If the root lacks the layout.
-        """
-        if self._release is None:
-            self.check_root()
-            self._release = self._scan()
-        return self._release.copy()
-
     def video_table(self, split: Split) -> pd.DataFrame:
         """The videos of ``split`` after the device filter; no video is decoded.
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -50,9 +51,11 @@ class OULUNPUDataModule(VideoDataModule):
             ``Train_files``/``Dev_files``/``Test_files`` as train/dev/test (no protocol
             file is read), the OULU-NPU domain of cross-dataset protocols.
         fold: 1-6 for protocols 3 and 4 (fold k tests on phone k); None for 1 and 2.
-        eye_frame_base: Number that the eye-position files give the first frame (0 or 1;
-            unconfirmed for the official release: with the wrong base every box is one
-            frame off and frame 0 or the last frame has no annotation).
+        eye_frame_base: Number that the eye-position files give the first frame: 0 in
+            the official release (Idiap's ``bob.db.oulunpu`` 0.1.2, ``test.py``,
+            ``test_annotations`` reads frame ``'0'`` of a real file; see
+            :mod:`mtfas.protocols.oulu_npu`). Kept as a knob for re-encoded copies: with
+            the wrong base every box is one frame off.
         **kwargs: :class:`~mtfas.datamodules.VideoDataModule` arguments (``crop_size``,
             ``n_frames``, ``cache_dir``, ...) and :class:`~mtfas.datamodules.FASDataModule`
             ones (``image_size``, ``batch_size``, ...).
@@ -74,7 +77,7 @@ class OULUNPUDataModule(VideoDataModule):
         protocol: int | str = 1,
         fold: int | None = None,
         eye_frame_base: int = 0,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         check_protocol(protocol, fold)
         self.protocol = protocol
@@ -102,7 +105,7 @@ class OULUNPUDataModule(VideoDataModule):
 
     def protocol_path(self, split: Split) -> Path:
         """The protocol file of ``split`` under the chosen protocol and fold."""
-        return self.root / protocol_file(self.protocol, self.fold, split)
+        return self.root.joinpath(protocol_file(self.protocol, self.fold, split))
 
     def video_table(self, split: Split) -> pd.DataFrame:
         """The videos of ``split`` under the protocol (and fold); no video is decoded.

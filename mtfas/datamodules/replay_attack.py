@@ -7,14 +7,16 @@ device of the name (``print``, ``mobile``, ``highdef``), the support (``fixed`` 
 ``hand``) the attack folder.
 
 Faces come from ``face-locations/<same relative path>.face`` (``frame x y w h`` per
-line). A zero box (no face found by the release's detector) goes to the dlib detector
-with ``zero_box="detector"`` (default; frames the file does not annotate too) or is
-skipped with ``zero_box="skip"``; either way a frame that ends without a box is counted
-as ``no face`` in the preprocessing summary, and the crops record their origin
-(``boxes`` or ``dlib``) in the cache's ``index.csv``. A video whose face-location file
-is missing fails to preprocess (counted, reason ``bad_annotation``) and ``setup`` names
-it, unless ``allow_missing_crops=True``; a missing ``face-locations`` folder is an error
-at once.
+line: ``bob.db.replay`` 3.0.9, ``models.py``, ``File.facefile`` / ``File.bbx``). The
+folder is derived from ``root`` when used, so a root rebased by
+``CrossDatasetDataModule(data_root=...)`` moves it too. A zero box (no face found by the
+release's detector) goes to the dlib detector with ``zero_box="detector"`` (default;
+frames the file does not annotate too) or is skipped with ``zero_box="skip"``; either
+way a frame that ends without a box is counted as ``no face`` in the preprocessing
+summary, and the crops record their origin (``boxes`` or ``dlib``) in the cache's
+``index.csv``. A video whose face-location file is missing fails to preprocess (counted,
+reason ``bad_annotation``) and ``setup`` names it, unless ``allow_missing_crops=True``;
+a missing ``face-locations`` folder is an error at once.
 
 >>> dm = ReplayAttackDataModule("/data/replayattack", protocol="print")  # doctest: +SKIP
 >>> dm.video_table("dev")["pai"].unique()  # doctest: +SKIP
@@ -26,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -61,8 +63,12 @@ class ReplayAttackDataModule(VideoDataModule):
             ``root/face-locations``).
         zero_box: ``"detector"``: frames with a zero box (or no line) go to the dlib
             detector; ``"skip"``: they give no crop. Counted either way.
-        frame_base: Number the face-location files give the first frame (0 in the
-            release as far as known; unconfirmed).
+        frame_base: Number the face-location files give the first frame. 0, as Idiap's
+            interfaces read them: ``bob.pad.face`` 2.2.3 (``database/replay.py``,
+            ``ReplayPadFile.annotations``) takes line n as frame n, and the files of
+            the same format that ``bob.db.casia_fasd`` 2.0.10 ships number their frames
+            from 0. No public source shows a Replay-Attack file itself, so it stays a
+            knob.
         **kwargs: :class:`~mtfas.datamodules.VideoDataModule` and
             :class:`~mtfas.datamodules.FASDataModule` arguments.
 
@@ -85,7 +91,7 @@ class ReplayAttackDataModule(VideoDataModule):
         face_locations: str | Path | None = None,
         zero_box: Literal["detector", "skip"] = "detector",
         frame_base: int = 0,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         check_protocol(protocol)
         if zero_box not in ZERO_BOX:
@@ -94,18 +100,20 @@ class ReplayAttackDataModule(VideoDataModule):
         self.zero_box = zero_box
         self.frame_base = int(frame_base)
         self._custom_locations = face_locations is not None
+        self._face_locations = (None if face_locations is None
+                                else Path(face_locations).expanduser())
+        self._boxes: dict[tuple[Path, Path], BoxSource] = {}
         super().__init__(root, **kwargs)
-        self.face_locations = (self.root / FACE_LOCATIONS if face_locations is None
-                               else Path(face_locations).expanduser())
-        annotations = FaceBoxFile(
-            layout="frame_xywh",
-            annotation_path=Mirrored(self.root, self.face_locations, ".face"),
-            frame_base=self.frame_base,
-        )
-        self._boxes: BoxSource = (
-            Fallback(annotations, DlibDetector()) if zero_box == "detector" else annotations
-        )
         self._split_tables: dict[str, pd.DataFrame] = {}
+
+    @property
+    def face_locations(self) -> Path:
+        """The face-location folder: ``face_locations``, else ``root/face-locations``.
+
+        Derived from the current ``root`` each time, so that a root rebased after
+        construction (``CrossDatasetDataModule(data_root=...)``) moves it too.
+        """
+        return self.root / FACE_LOCATIONS if self._face_locations is None else self._face_locations
 
     # ------------------------------------------------------------ video core hooks
     def cache_tag(self) -> str:
@@ -118,7 +126,16 @@ class ReplayAttackDataModule(VideoDataModule):
 
     def box_source(self, video: str) -> BoxSource:
         """The video's face-location file (with the detector for zero boxes)."""
-        return self._boxes
+        key = (self.root, self.face_locations)
+        if key not in self._boxes:
+            annotations = FaceBoxFile(
+                layout="frame_xywh",
+                annotation_path=Mirrored(self.root, self.face_locations, ".face"),
+                frame_base=self.frame_base,
+            )
+            self._boxes[key] = (Fallback(annotations, DlibDetector())
+                                if self.zero_box == "detector" else annotations)
+        return self._boxes[key]
 
     def check_root(self) -> None:
         """Check the root (see the base class) and the face-locations folder.

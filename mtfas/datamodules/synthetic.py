@@ -14,6 +14,7 @@ slice is then carved from the training subjects like for every benchmark.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,7 @@ class SyntheticDataModule(FASDataModule):
         crop_scale: float = CROP_SCALE,
         split_fractions: Sequence[float] = (0.5, 0.25, 0.25),
         data_seed: int = 0,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if len(split_fractions) != 3 or abs(sum(split_fractions) - 1.0) > 1e-6:
@@ -105,7 +106,8 @@ class SyntheticDataModule(FASDataModule):
     def frame_store(self) -> ArrayStore:
         """Render every capture once and keep its face crops in memory."""
         if self._store is None:
-            arrays = {}
+            arrays: dict[str, np.ndarray] = {}
+            row: Any  # an itertuples row: its fields are this class's video_table columns
             for split in ("train", "dev", "test"):
                 for row in self.video_table(split).itertuples():
                     capture = render_capture(

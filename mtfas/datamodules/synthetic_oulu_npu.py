@@ -15,6 +15,7 @@ import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from mtfas.datamodules.oulu_npu import OULUNPUDataModule
 from mtfas.datamodules.video import default_cache_base
@@ -61,9 +62,9 @@ class SyntheticOULUNPUDataModule(OULUNPUDataModule):
         crop_size: int = 64,
         n_frames: int = 4,
         image_size: int = 64,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
-        self.release_args = {
+        self.release_args: dict[str, Any] = {
             "phones": sorted(int(p) for p in phones),
             "sessions": sorted(int(s) for s in sessions),
             "users_per_split": [int(n) for n in users_per_split],
@@ -93,10 +94,10 @@ class SyntheticOULUNPUDataModule(OULUNPUDataModule):
         plan = super().fold_plan(init_args)
         if plan is None:
             return None
-        phones = init_args.get("phones") or inspect.signature(cls).parameters["phones"].default
+        phones: Any = init_args.get("phones") or inspect.signature(cls).parameters["phones"].default
         return plan[0], sorted(int(p) for p in phones)
 
-    def _release_settings(self) -> dict:
+    def _release_settings(self) -> dict[str, Any]:
         args = self.release_args
         return {
             "phones": args["phones"],

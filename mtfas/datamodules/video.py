@@ -41,7 +41,7 @@ import os
 import warnings
 from collections.abc import Collection
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -62,7 +62,7 @@ from mtfas.preprocessing import (
     VideoJob,
     preprocess,
 )
-from mtfas.preprocessing.cache import FAILURES_FILE, INDEX_FILE, part_file
+from mtfas.preprocessing.cache import FAILURES_FILE, part_file, permission_error
 from mtfas.preprocessing.settings import CROP_SCALE
 
 #: Environment variable that overrides the base folder of every mtfas cache.
@@ -101,9 +101,9 @@ def default_cache_dir(benchmark: str, root: str | Path) -> Path:
 
 def listing(items: Collection[object]) -> str:
     """The first few items joined with commas, then "and N more" (for error messages)."""
-    items = [str(item) for item in items]
-    shown = ", ".join(items[:_LISTED])
-    return shown + (f" and {len(items) - _LISTED} more" if len(items) > _LISTED else "")
+    names = [str(item) for item in items]
+    shown = ", ".join(names[:_LISTED])
+    return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
 
 
 class CacheFrameStore:
@@ -187,11 +187,11 @@ class VideoDataModule(FASDataModule, abc.ABC):
         cache_dir: str | Path | None = None,
         allow_missing_crops: bool = False,
         progress: bool = True,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.root = Path(root).expanduser()
-        self._crop_args = {
+        self._crop_args: dict[str, Any] = {
             "size": crop_size,
             "scale": crop_scale,
             "sampling": sampling,
@@ -242,9 +242,18 @@ class VideoDataModule(FASDataModule, abc.ABC):
         """The file of ``video``: ``root/<video><ext>`` for the first existing extension.
 
         Returns the path with the first extension when none exists.
+
+        Raises:
+            mtfas.errors.DatasetPermissionError: If a folder on the way cannot be read.
         """
         candidates = [self.root / f"{video}{ext}" for ext in self.video_extensions]
-        return next((path for path in candidates if path.is_file()), candidates[0])
+        for path in candidates:
+            try:
+                if path.is_file():
+                    return path
+            except PermissionError as exc:
+                raise permission_error(path.parent, exc) from exc
+        return candidates[0]
 
     # ------------------------------------------------------------ root and files
     @property
@@ -349,39 +358,45 @@ class VideoDataModule(FASDataModule, abc.ABC):
     def missing_from_cache(self, videos: Collection[str]) -> list[str]:
         """Videos of ``videos`` not complete in the crop cache (all when there is no cache)."""
         cache_dir = self.crop_cache_dir
-        if not (cache_dir / INDEX_FILE).is_file():
+        if not cache_dir.is_dir():
             return list(videos)
         return [v for v in videos if not (cache_dir / part_file(v)).is_file()]
 
     def prepare_data(self) -> None:
         """Crop the faces of every video of the splits into the cache, unless done already.
 
-        Resumable: an interrupted run continues where it stopped. Prints the counts
-        summary (videos done, reused, failed; frames sampled, written, skipped by reason).
+        Resumable: an interrupted run continues where it stopped. Every call checks the
+        cache against the files (one ``stat`` per video and annotation file, see
+        :mod:`mtfas.preprocessing.cache`): videos whose files changed since they were
+        cropped, or whose crop file is missing or damaged, are recomputed and named, and
+        the index is rebuilt from the per-video records. Prints the counts summary
+        (videos done, reused, recomputed, failed; frames sampled, written, skipped by
+        reason), or one line when every video was reused.
 
         Raises:
             DatasetNotFoundError: If the root is missing.
             MissingVideoError: If a video listed by the protocol is not on disk.
+            mtfas.errors.DatasetPermissionError: If a dataset folder cannot be read.
             mtfas.errors.CacheError: If another process is writing the same cache.
         """
         self.check_root()
         jobs = self.jobs()
         self._store = None
-        todo = self.missing_from_cache([job.video for job in jobs])
-        if not todo:
+        result = preprocess(
+            jobs,
+            self.settings,
+            self.cache_root,
+            workers=self._workers_for,
+            progress=self.progress,
+        )
+        counts = result.counts
+        if counts.videos_reused == counts.videos_total:
             self.last_preprocess = None
             print(
                 f"{self.title}: the crops of all {len(jobs)} videos are in "
                 f"{self.crop_cache_dir} (reused)"
             )
             return
-        result = preprocess(
-            jobs,
-            self.settings,
-            self.cache_root,
-            workers=self._workers_for(len(todo)),
-            progress=self.progress,
-        )
         self.last_preprocess = result
         print(f"{self.title}: {result.summary()}")
 

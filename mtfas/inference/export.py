@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ import torch
 from torch import Tensor, nn
 
 from mtfas.errors import CheckpointError, ConfigError
-from mtfas.inference.checkpoint import InferenceInfo, load_student
+from mtfas.inference.checkpoint import ClassLike, InferenceInfo, load_student
+from mtfas.io import atomic_path
 from mtfas.transforms.normalise import NORMALISATION
 
 __all__ = ["ExportResult", "ScoringModel", "export_onnx"]
@@ -73,6 +75,7 @@ def export_onnx(
     opset: int | None = None,
     check: bool = True,
     atol: float = DEFAULT_ATOL,
+    allowed_classes: Iterable[ClassLike] = (),
 ) -> ExportResult:
     """Export the student of a checkpoint to ONNX (dynamic batch axis).
 
@@ -85,13 +88,19 @@ def export_onnx(
         check: Compare ONNX Runtime with PyTorch on a random batch of 2 (skipped, and
             reported as ``checked=False``, when onnxruntime is not installed).
         atol: Largest absolute difference the check accepts.
+        allowed_classes: Student classes besides mtfas's networks that the checkpoint may
+            name (see :func:`~mtfas.inference.checkpoint.load_student`).
+
+    The file is written atomically (a temporary file in the same folder, fsynced, then
+    renamed): an existing ``out`` stays as it was until the new model is complete and has
+    passed the check, and a failed export leaves no partial file.
 
     Raises:
         CheckpointError: If the checkpoint is unusable, or ONNX Runtime's output differs
             from PyTorch's by more than ``atol``.
         ConfigError: If the input size is unknown.
     """
-    net, info = load_student(checkpoint, student)
+    net, info = load_student(checkpoint, student, allowed_classes=allowed_classes)
     size = input_size or info.input_size
     if size is None:
         raise ConfigError(
@@ -121,9 +130,11 @@ def export_onnx(
             )
     finally:
         onnx_logger.setLevel(level)
-    program.save(str(out), external_data=False)
-    _add_metadata(out, info, size)
-    diff = _check(model, out, size, atol) if check else None
+    assert program is not None  # the dynamo exporter always returns its program
+    with atomic_path(out) as tmp:
+        program.save(str(tmp), external_data=False)
+        _add_metadata(tmp, info, size)
+        diff = _check(model, tmp, size, atol, out) if check else None
     return ExportResult(out, int(size), diff, diff is not None)
 
 
@@ -146,7 +157,7 @@ def _add_metadata(path: Path, info: InferenceInfo, size: int) -> None:
     onnx.save(proto, str(path))
 
 
-def _check(model: nn.Module, path: Path, size: int, atol: float) -> float | None:
+def _check(model: nn.Module, path: Path, size: int, atol: float, out: Path) -> float | None:
     try:
         import onnxruntime
     except ImportError:
@@ -159,7 +170,7 @@ def _check(model: nn.Module, path: Path, size: int, atol: float) -> float | None
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(got, expected, strict=True))
     if diff > atol:
         raise CheckpointError(
-            f"the ONNX export {path} differs from PyTorch by {diff:.3g} (> atol {atol:g}); "
-            "try another opset (--opset) or report the student's architecture."
+            f"the ONNX export {out} differs from PyTorch by {diff:.3g} (> atol {atol:g}), so "
+            "it was not written; try another opset (--opset) or report the student's architecture."
         )
     return diff

@@ -4,9 +4,12 @@ Each frame goes through the training pipeline: the face box (dlib's HOG detector
 given box, or the whole frame for pre-cropped faces) is enlarged by the crop scale (1.3)
 into a square, resized to the model's input size and normalised as in training
 (``mtfas.transforms.to_tensor``); its score is the mean of the student's map.
-A video's score is the mean of its frame scores (as ``video_level`` evaluation); the
-decision is *attack* iff ``score >= threshold``, the dev threshold saved with the
-checkpoint. Frames without a face and unreadable files are skipped, counted and
+A video's score is the mean of its frame scores (:func:`mtfas.metrics.video_means`, the
+same float64 mean as ``video_level`` evaluation); the decision is *attack* iff
+``score >= threshold`` (float64), the dev threshold saved with the checkpoint, made at the
+level that threshold was chosen at (the checkpoint's ``video_level``): per input (video
+mean) by default, per frame for a frame-level threshold. Each frame's own comparison is
+kept as its ``frame_decision``. Frames without a face and unreadable files are skipped, counted and
 reported with the reason, never dropped silently.
 
 >>> predictor = Predictor.from_checkpoint("runs/demo/last.ckpt")  # doctest: +SKIP
@@ -31,6 +34,7 @@ from torch import nn
 from mtfas.errors import ConfigError, VideoReadError
 from mtfas.inference.checkpoint import InferenceInfo, load_student
 from mtfas.inference.inputs import InputFile, discover, read_input
+from mtfas.metrics.functional import video_means
 from mtfas.models.score import map_score
 from mtfas.preprocessing.boxes import Box, BoxSource, Miss
 from mtfas.preprocessing.crop import crop_face
@@ -42,7 +46,18 @@ __all__ = ["FRAME_COLUMNS", "INPUT_COLUMNS", "SKIP_MESSAGES", "Prediction", "Pre
 
 ATTACK, BONA_FIDE = "attack", "bona fide"
 #: Columns of :attr:`Prediction.frames`.
-FRAME_COLUMNS = ("input", "frame", "status", "score", "decision", "x1", "y1", "x2", "y2", "reason")
+FRAME_COLUMNS = (
+    "input",
+    "frame",
+    "status",
+    "score",
+    "frame_decision",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "reason",
+)
 #: Columns of :attr:`Prediction.inputs`.
 INPUT_COLUMNS = (
     "input",
@@ -72,12 +87,17 @@ class Prediction:
 
     Attributes:
         inputs: One row per input file (:data:`INPUT_COLUMNS`): the mean score of its
-            scored frames and the decision, or the reason it has none.
+            scored frames and the decision, or the reason it has none. At frame level an
+            input of several frames has no decision (its frames do).
         frames: One row per frame (:data:`FRAME_COLUMNS`): ``status`` ``"scored"`` with
-            score, decision and face box, or ``"skipped"`` with the reason.
+            score, the frame's own ``frame_decision`` and face box, or ``"skipped"`` with
+            the reason.
         threshold: Decision threshold (attack iff ``score >= threshold``), or ``None``.
         checkpoint: The checkpoint the scores come from, if any.
         notes: Details of skipped files (e.g. why a video could not be opened).
+        level: ``"video"``: the threshold was chosen on per-video mean scores and inputs
+            are decided on their mean score; ``"frame"``: it was chosen on frame scores and
+            the frame decisions are the decisions.
     """
 
     inputs: pd.DataFrame
@@ -85,6 +105,7 @@ class Prediction:
     threshold: float | None
     checkpoint: str | None = None
     notes: list[str] = field(default_factory=list)
+    level: str = "video"
 
     @property
     def skipped(self) -> dict[str, int]:
@@ -108,9 +129,18 @@ class Prediction:
                 else "no threshold: decisions left empty"
             )
         ]
+        if self.threshold is not None:
+            lines.append(
+                "decisions per input on the mean frame score (the threshold was chosen on "
+                "video means)"
+                if self.level == "video"
+                else "decisions per frame (the threshold was chosen on frame scores); an "
+                "input of several frames has none of its own: see its frames"
+            )
         for reason, count in self.skipped.items():
             lines.append(f"skipped {count} x {reason}: {SKIP_MESSAGES.get(reason, reason)}")
         lines += self.notes
+        row: Any  # an itertuples row of the inputs table
         for row in self.inputs.itertuples():
             score = "-" if pd.isna(row.score) else f"{row.score:.6g}"
             decision = row.decision or (row.reason and f"no score ({row.reason})") or ""
@@ -129,6 +159,7 @@ class Prediction:
             "checkpoint": self.checkpoint,
             "threshold": self.threshold,
             "decision_rule": "attack iff score >= threshold",
+            "decision_level": self.level,
             "skipped": self.skipped,
             "inputs": inputs,
         }
@@ -174,6 +205,9 @@ class Predictor:
         batch_size: Faces per forward pass.
         device: Torch device.
         info: What the checkpoint said (set by :meth:`from_checkpoint`).
+        video_level: Whether the threshold was chosen on per-video mean scores (decide
+            each input on its mean) or on frame scores (decide each frame); ``None`` takes
+            the checkpoint's ``video_level`` (``info``), video level if it does not say.
     """
 
     def __init__(
@@ -189,13 +223,17 @@ class Predictor:
         batch_size: int = 32,
         device: str | torch.device = "cpu",
         info: InferenceInfo | None = None,
+        video_level: bool | None = None,
     ) -> None:
         if input_size < 8 or input_size % 8:
             raise ConfigError(f"input_size must be a positive multiple of 8, got {input_size}.")
+        fixed: Box | None = None
         if box is not None:
-            box = Box(*map(float, box))
-            if not box.is_valid:
-                raise ConfigError(f"box must be x1 y1 x2 y2 with x2 > x1 and y2 > y1, got {box}.")
+            fixed = Box(*map(float, box))  # type: ignore[arg-type]  # the four coordinates
+            if not fixed.is_valid:
+                raise ConfigError(
+                    f"box must be x1 y1 x2 y2 with x2 > x1 and y2 > y1, got {fixed}."
+                )
         if max_frames is not None and max_frames < 1:
             raise ConfigError(f"max_frames must be >= 1, got {max_frames}.")
         if threshold is not None and not math.isfinite(threshold):
@@ -206,11 +244,14 @@ class Predictor:
         self.threshold = threshold
         self.crop_scale = float(crop_scale)
         self.detect = detect
-        self.box = box
+        self.box = fixed
         self.detector = detector
         self.max_frames = max_frames
         self.batch_size = int(batch_size)
         self.info = info
+        if video_level is None:
+            video_level = info.video_level if info is not None else None
+        self.video_level = True if video_level is None else bool(video_level)
 
     @classmethod
     def from_checkpoint(
@@ -221,13 +262,16 @@ class Predictor:
         input_size: int | None = None,
         threshold: float | None = None,
         crop_scale: float | None = None,
+        allowed_classes: Iterable[type | str] = (),
         **kwargs: Any,
     ) -> Predictor:
         """A predictor for the student of a checkpoint written while training an mtfas system.
 
         The student is rebuilt from the class and init args stored in the checkpoint;
         input size, crop scale and threshold come from the checkpoint unless given.
-        Checkpoints are pickles: load only files you trust.
+        The file is read as data (``torch.load(weights_only=True)``) and the student is
+        built only from mtfas's networks or ``allowed_classes``
+        (:mod:`mtfas.inference.checkpoint`): a crafted checkpoint is refused, never run.
 
         Args:
             path: The ``.ckpt`` file.
@@ -235,14 +279,17 @@ class Predictor:
             input_size: Override of the stored input size.
             threshold: Override of the stored dev threshold.
             crop_scale: Override of the stored crop scale.
+            allowed_classes: Student classes you trust besides mtfas's networks (class
+                objects or ``"pkg.module.Class"``), for checkpoints of other students.
             **kwargs: Other :class:`Predictor` arguments (``detect``, ``box``, ...).
 
         Raises:
-            CheckpointError: If the checkpoint is missing, unreadable, not of an mtfas
-                system, or its student cannot be rebuilt.
+            CheckpointError: If the checkpoint is missing, unreadable, holds more than
+                plain data, is not of an mtfas system, names a student class that is not
+                allowed, or its student cannot be rebuilt.
             ConfigError: If the input size is unknown (pass ``input_size``).
         """
-        net, info = load_student(path, student)
+        net, info = load_student(path, student, allowed_classes=allowed_classes)
         size = input_size or info.input_size
         if size is None:
             raise ConfigError(
@@ -272,7 +319,7 @@ class Predictor:
         if answer is None:
             return Miss.NO_FACE
         if isinstance(answer, tuple):
-            answer = Box(*map(float, answer))
+            answer = Box(*map(float, answer))  # type: ignore[arg-type]  # the four coordinates
         if isinstance(answer, Box) and not answer.is_valid:
             return Miss.BAD_BOX
         return answer
@@ -299,10 +346,24 @@ class Predictor:
         return np.concatenate(scores) if scores else np.zeros(0)
 
     def decide(self, score: float) -> str:
-        """``"attack"`` / ``"bona fide"`` at the threshold, ``""`` without threshold or score."""
+        """``"attack"`` / ``"bona fide"`` at the threshold, ``""`` without threshold or score.
+
+        The comparison is ``float(score) >= float(threshold)``, in float64.
+        """
         if self.threshold is None or score is None or math.isnan(score):
             return ""
-        return ATTACK if score >= self.threshold else BONA_FIDE
+        return ATTACK if float(score) >= float(self.threshold) else BONA_FIDE
+
+    @property
+    def level(self) -> str:
+        """``"video"`` or ``"frame"``: where decisions are made (see :attr:`video_level`)."""
+        return "video" if self.video_level else "frame"
+
+    def _input_decision(self, scored: Sequence[float], score: float) -> str:
+        """An input's decision: on its mean at video level; at frame level only for one frame."""
+        if self.video_level or len(scored) == 1:
+            return self.decide(score)
+        return ""
 
     # ------------------------------------------------------------------ inputs
     def predict(self, paths: str | Path | Sequence[str | Path]) -> Prediction:
@@ -326,7 +387,7 @@ class Predictor:
             rows, reason = self._frames_of(item, name, arrays, notes)
             frame_rows += rows
             scored = [r["score"] for r in rows if r["status"] == "scored"]
-            score = float(np.mean(scored)) if scored else math.nan
+            score = _mean_score(scored)
             if not scored and reason is None:
                 reasons = {r["reason"] for r in rows}
                 reason = reasons.pop() if len(reasons) == 1 else "no frame scored"
@@ -338,14 +399,14 @@ class Predictor:
                     "n_scored": len(scored),
                     "n_skipped": len(rows) - len(scored),
                     "score": score,
-                    "decision": self.decide(score),
+                    "decision": self._input_decision(scored, score),
                     "reason": "" if scored else reason,
                 }
             )
         frames = pd.DataFrame(frame_rows, columns=list(FRAME_COLUMNS))
         inputs = pd.DataFrame(input_rows, columns=list(INPUT_COLUMNS))
         checkpoint = str(self.info.path) if self.info is not None else None
-        return Prediction(inputs, frames, self.threshold, checkpoint, notes)
+        return Prediction(inputs, frames, self.threshold, checkpoint, notes, self.level)
 
     def _frames_of(
         self,
@@ -378,7 +439,7 @@ class Predictor:
                         "frame": index,
                         "status": "scored",
                         "score": math.nan,
-                        "decision": "",
+                        "frame_decision": "",
                         "x1": box.x1,
                         "y1": box.y1,
                         "x2": box.x2,
@@ -394,8 +455,16 @@ class Predictor:
         for row in rows:
             if row["status"] == "scored":
                 row["score"] = float(next(scores))
-                row["decision"] = self.decide(row["score"])
+                row["frame_decision"] = self.decide(row["score"])
         return rows, None
+
+
+def _mean_score(scores: Sequence[float]) -> float:
+    """The mean frame score of one input, as evaluation averages a video (NaN if none)."""
+    if not scores:
+        return math.nan
+    values = torch.tensor(scores, dtype=torch.float64)
+    return float(video_means(values, torch.zeros(len(scores), dtype=torch.int64))[1][0])
 
 
 def _skip(name: str, frame: int | None, reason: str) -> dict[str, Any]:
@@ -404,7 +473,7 @@ def _skip(name: str, frame: int | None, reason: str) -> dict[str, Any]:
         "frame": frame,
         "status": "skipped",
         "score": math.nan,
-        "decision": "",
+        "frame_decision": "",
         "x1": math.nan,
         "y1": math.nan,
         "x2": math.nan,

@@ -20,6 +20,7 @@ from mtfas.metrics.functional import (
     error_rates_at,
     pad_report,
     roc,
+    video_means,
 )
 from mtfas.metrics.pad import PADMetrics
 from mtfas.metrics.report import PADReport
@@ -38,4 +39,5 @@ __all__ = [
     "error_rates_at",
     "pad_report",
     "roc",
+    "video_means",
 ]

@@ -96,7 +96,7 @@ def as_labels(labels: Any, name: str = "labels") -> Tensor:
     tensor = _as_integer(labels, name, "0 = bona fide, 1 = attack")
     bad = (tensor != 0) & (tensor != 1)
     if bool(bad.any()):
-        shown = tensor[bad].unique()[:_MAX_SHOWN].tolist()
+        shown = tensor[bad].unique()[:_MAX_SHOWN].tolist()  # type: ignore[no-untyped-call]
         raise MetricInputError(
             f"{name} must be 0 (bona fide) or 1 (attack), found values {shown} at indices "
             f"{_first_indices(bad)}."

@@ -19,8 +19,14 @@ Tie-break rules (all deterministic, decided on exact integer counts):
 * ``choose_threshold(method="bpcer", target=b)``: among candidates with ``BPCER <= b`` the
   lowest APCER; among those, the lowest BPCER (i.e. the highest such threshold).
 * ``choose_threshold(method="apcer", target=a)`` and :func:`bpcer_at_apcer`: among candidates
-  with pooled ``APCER <= a`` the lowest BPCER; among those, the lowest APCER (i.e. the lowest
-  such threshold).
+  with ``APCER <= a`` the lowest BPCER; among those, the lowest APCER (i.e. the lowest such
+  threshold). The APCER is the worst species' APCER (ISO/IEC 30107-3) when species ids
+  (``pai``) are given, else the pooled APCER. :func:`pad_report` reports both.
+
+Threshold placement is float-safe: a threshold returned between two adjacent distinct scores
+``a < b`` always lies in ``(a, b]``, so it gives exactly the rates of the candidate ``b`` it
+was chosen from; where no float lies strictly between them it is ``b`` itself, and it never
+overflows.
 
 Every function raises :class:`mtfas.errors.MetricInputError` on invalid input (non 1-D,
 mismatched lengths, NaN or inf scores, labels outside ``{0, 1}``) and when a rate would be
@@ -29,6 +35,7 @@ undefined because the set holds no attack or no bona fide presentation; no metri
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
@@ -63,10 +70,12 @@ __all__ = [
     "error_rates_at",
     "pad_report",
     "roc",
+    "video_means",
 ]
 
 DEFAULT_APCER_TARGETS: tuple[float, ...] = (0.01, 0.05, 0.10)
-"""Pooled-APCER operating points at which :func:`pad_report` reports the BPCER."""
+"""APCER operating points at which :func:`pad_report` reports the BPCER (worst-species APCER,
+and pooled APCER under its own name)."""
 
 ThresholdMethod = Literal["eer", "bpcer", "apcer"]
 
@@ -135,7 +144,8 @@ def _tally(scores: Tensor, labels: Tensor, n_bona: int, n_attack: int) -> _Tally
     distinct = merged[run_end]
     attack_at_or_below = np.cumsum(attack_sorted)[run_end]
     bona_at_or_below = np.cumsum(~attack_sorted)[run_end]
-    top = np.nextafter(distinct[-1:], np.inf)
+    with np.errstate(over="ignore"):  # inf only above the largest finite float: still right
+        top = np.nextafter(distinct[-1:], np.inf)
     zero = np.zeros(1, dtype=np.int64)
     attack_below = torch.from_numpy(np.concatenate([zero, attack_at_or_below]))
     bona_below = torch.from_numpy(np.concatenate([zero, bona_at_or_below]))
@@ -163,9 +173,58 @@ def _eer_index(tally: _Tally) -> int:
 def _apcer_target_index(tally: _Tally, target: float) -> int:
     """Index of the lowest-BPCER candidate with pooled APCER <= target (ties: lowest APCER)."""
     feasible = tally.apcer <= target  # a prefix; index 0 (APCER = 0) is always feasible
-    last = int(feasible.sum()) - 1
+    return _lowest_with_same_bpcer(tally, int(feasible.sum()) - 1)
+
+
+def _lowest_with_same_bpcer(tally: _Tally, last: int) -> int:
+    """The lowest candidate with the BPCER of candidate ``last`` (the lowest APCER there)."""
     # Same BPCER <=> same number of bona fide below; take the lowest such threshold.
     return int(torch.searchsorted(tally.bona_below, tally.bona_below[last : last + 1]))
+
+
+def _allowed_misses(n: int, target: float) -> int:
+    """The largest ``k`` in ``[0, n]`` with ``k / n`` (float64) ``<= target``."""
+    k = min(n, math.floor(target * n))
+    while k < n and (k + 1) / n <= target:
+        k += 1
+    while k > 0 and k / n > target:
+        k -= 1
+    return k
+
+
+class _Species(NamedTuple):
+    """Every present attack species' scores, sorted ascending (internal)."""
+
+    sorted_scores: list[np.ndarray]
+
+    @classmethod
+    def of(cls, scores: Tensor, labels: Tensor, pai: Tensor) -> _Species:
+        attack = (labels == 1).cpu().numpy()
+        values = scores.cpu().numpy()[attack]
+        ids = pai.cpu().numpy()[attack]
+        present = np.flatnonzero(np.bincount(ids)) if ids.size else []
+        return cls([np.sort(values[ids == s]) for s in present])
+
+    def limit(self, target: float) -> float:
+        """The highest threshold at which every species' APCER is ``<= target``."""
+        limit = math.inf
+        for values in self.sorted_scores:
+            k = _allowed_misses(values.size, target)
+            if k < values.size:  # missing attacks 0..k-1 is allowed, attack k must be caught
+                limit = min(limit, float(values[k]))
+        return limit
+
+
+def _worst_apcer_target_index(tally: _Tally, species: _Species, target: float) -> int:
+    """Index of the lowest-BPCER candidate with worst-species APCER <= target.
+
+    Every species' APCER is non-decreasing in the threshold, so the feasible candidates are
+    those up to :meth:`_Species.limit` (a prefix holding at least the lowest candidate).
+    """
+    limit = species.limit(target)
+    bound = torch.tensor([limit], dtype=torch.float64)
+    last = int(torch.searchsorted(tally.thresholds, bound, right=True)) - 1
+    return _lowest_with_same_bpcer(tally, max(last, 0))
 
 
 def _bpcer_target_index(tally: _Tally, target: float) -> int:
@@ -216,8 +275,7 @@ def aggregate_by_video(
     check_same_length(scores=scores, labels=labels, pai=pai, video=video)
     ids, inverse, counts = _group(video)
     n_videos = ids.numel()
-    sums = torch.zeros(n_videos, dtype=torch.float64, device=scores.device)
-    sums.index_add_(0, inverse, scores)
+    means = _means(scores, inverse, counts)
     per_video = []
     for name, values in (("label", labels), ("pai", pai)):
         low = torch.zeros(n_videos, dtype=torch.int64, device=values.device)
@@ -232,7 +290,41 @@ def aggregate_by_video(
                 "the dataset's video table, or evaluate at frame level."
             )
         per_video.append(low)
-    return sums / counts.to(torch.float64), per_video[0], per_video[1]
+    return means, per_video[0], per_video[1]
+
+
+def _means(scores: Tensor, inverse: Tensor, counts: Tensor) -> Tensor:
+    """Per-group means in float64: each group's frames summed in their order, then divided."""
+    sums = torch.zeros(counts.numel(), dtype=torch.float64, device=scores.device)
+    sums.index_add_(0, inverse, scores)
+    return sums / counts.to(torch.float64)
+
+
+def video_means(scores: Tensor, video: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Mean frame score of every video, the one definition used by evaluation and prediction.
+
+    A video's score is the sum of its frame scores in ``float64``, added in the order the
+    frames come, divided by its number of frames: exactly the per-video score of
+    :func:`aggregate_by_video` (``video_level`` evaluation), of
+    :meth:`mtfas.systems.FASSystem.predict_decisions` and of :class:`mtfas.Predictor`, so
+    the three decide identically on the same frames.
+
+    Args:
+        scores: Frame scores, shape ``(N,)`` (any float dtype; computed in ``float64``).
+        video: Integer video id of each frame, shape ``(N,)``.
+
+    Returns:
+        ``(ids, means, counts)``: the distinct video ids ascending, their mean score
+        (``float64``) and their number of frames.
+
+    Raises:
+        MetricInputError: On invalid inputs (non 1-D, mismatched lengths, NaN or inf).
+    """
+    scores = as_scores(scores)
+    video = as_video(video)
+    check_same_length(scores=scores, video=video)
+    ids, inverse, counts = _group(video)
+    return ids, _means(scores, inverse, counts), counts
 
 
 def error_rates_at(scores: Tensor, labels: Tensor, threshold: float) -> tuple[float, float]:
@@ -378,10 +470,16 @@ def _auc_from(tally: _Tally) -> float:
     return float(2 * above + tied) / (2.0 * tally.n_attack * tally.n_bona)
 
 
-def bpcer_at_apcer(scores: Tensor, labels: Tensor, target: float) -> float:
-    """Smallest BPCER over candidate thresholds whose pooled APCER is at most ``target``.
+def bpcer_at_apcer(
+    scores: Tensor, labels: Tensor, target: float, pai: Tensor | None = None
+) -> float:
+    """Smallest BPCER over candidate thresholds whose APCER is at most ``target``.
 
-    A candidate qualifies when its pooled APCER ``k / n``, correctly rounded to float64, is
+    With ``pai`` the APCER is the worst present species' APCER (ISO/IEC 30107-3, as the
+    headline APCER of :func:`pad_report`): every species must meet the target. Without it,
+    the pooled APCER over all attacks.
+
+    A candidate qualifies when its APCER ``k / n``, correctly rounded to float64, is
     ``<= target``. For decimal targets this is the exact decimal comparison (``0.05`` admits
     ``k / n = 5 / 100``) for any realistic ``n``. The lowest candidate always qualifies (its
     APCER is 0), so the result is always defined. The tie-break of the underlying threshold
@@ -390,18 +488,48 @@ def bpcer_at_apcer(scores: Tensor, labels: Tensor, target: float) -> float:
     Args:
         scores: Attack scores, shape ``(N,)``.
         labels: 0 bona fide / 1 attack, shape ``(N,)``.
-        target: Pooled-APCER target as a fraction in ``[0, 1]``, e.g. ``0.05``.
+        target: APCER target as a fraction in ``[0, 1]``, e.g. ``0.05``.
+        pai: Species ids (0 live, attacks ``>= 1``), shape ``(N,)``; ``None`` pools the
+            attacks.
 
     Returns:
         The BPCER at that operating point.
 
     Raises:
-        MetricInputError: On invalid inputs, a target outside ``[0, 1]``, or if either class
-            is absent.
+        MetricInputError: On invalid inputs, a target outside ``[0, 1]``, labels and pai that
+            disagree, or if either class is absent.
     """
     target = check_target(target, "target")
-    tally = _tally(*_binary_inputs(scores, labels))
-    return tally.rates(_apcer_target_index(tally, target))[1]
+    scores, labels, n_bona, n_attack = _binary_inputs(scores, labels)
+    tally = _tally(scores, labels, n_bona, n_attack)
+    if pai is None:
+        return tally.rates(_apcer_target_index(tally, target))[1]
+    species = _species_of(scores, labels, pai)
+    return tally.rates(_worst_apcer_target_index(tally, species, target))[1]
+
+
+def _species_of(scores: Tensor, labels: Tensor, pai: Tensor) -> _Species:
+    """Validate ``pai`` against ``labels`` and group the attack scores by species."""
+    pai = as_pai(pai)
+    check_same_length(scores=scores, labels=labels, pai=pai)
+    check_pai_matches_labels(labels, pai)
+    return _Species.of(scores, labels, pai)
+
+
+def _between(low: float, high: float) -> float:
+    """A threshold in ``(low, high]`` near the middle; ``high`` when no float lies between.
+
+    Attack iff ``score >= threshold``: with no score strictly between ``low`` and ``high``,
+    every threshold in ``(low, high]`` gives the rates of ``high``. The plain midpoint
+    ``(low + high) / 2`` is tried first (it overflows for huge scores of the same sign);
+    then ``low + (high - low) / 2`` (which overflows for huge scores of opposite signs);
+    then ``low / 2 + high / 2``. Any result not strictly between them (adjacent floats,
+    subnormals) falls back to ``high``.
+    """
+    for mid in (0.5 * (low + high), low + (high - low) / 2, low / 2 + high / 2):
+        if low < mid < high:
+            return mid
+    return high
 
 
 def choose_threshold(
@@ -410,6 +538,7 @@ def choose_threshold(
     method: ThresholdMethod = "eer",
     target: float | None = None,
     placement: Literal["midpoint", "score"] = "midpoint",
+    pai: Tensor | None = None,
 ) -> float:
     """Choose a decision threshold on (typically development) scores.
 
@@ -418,15 +547,20 @@ def choose_threshold(
     (default) returns the middle of that gap, which is less sensitive to a small shift of
     new (test) scores than the gap's edge; ``"score"`` returns the candidate itself (the
     lowest candidate and the top one, above every score, are always returned as they are).
+    The midpoint is float-safe: when no float lies strictly inside the gap (adjacent
+    floats) the candidate itself is returned, and it never overflows; so the returned
+    threshold always gives exactly the candidate's rates. (The top candidate is
+    ``nextafter(max score, inf)``, which is ``inf`` only when the highest score is the
+    largest finite float.)
 
     Threshold methods:
 
     * ``"eer"``: the EER threshold (see :func:`eer`); ``target`` must be ``None``.
     * ``"bpcer"``: the lowest-APCER candidate with ``BPCER <= target``; ties go to the lowest
       BPCER (the highest such threshold). Always defined: at the top candidate BPCER is 0.
-    * ``"apcer"``: the lowest-BPCER candidate with pooled ``APCER <= target``; ties go to the
-      lowest APCER (the lowest such threshold). This is the operating point of
-      :func:`bpcer_at_apcer`.
+    * ``"apcer"``: the lowest-BPCER candidate with ``APCER <= target``; ties go to the
+      lowest APCER (the lowest such threshold). The APCER is the worst species' when
+      ``pai`` is given, else pooled. This is the operating point of :func:`bpcer_at_apcer`.
 
     Rates are compared with the target as in :func:`bpcer_at_apcer` (decimal targets are
     honoured exactly: ``target=0.3`` admits 6 errors out of 20).
@@ -437,13 +571,16 @@ def choose_threshold(
         method: ``"eer"``, ``"bpcer"`` or ``"apcer"``.
         target: Rate target as a fraction in ``[0, 1]`` for ``"bpcer"`` and ``"apcer"``.
         placement: ``"midpoint"`` or ``"score"`` (see above).
+        pai: Species ids (0 live, attacks ``>= 1``) for ``method="apcer"`` at the
+            worst-species APCER; ``None`` (default) uses the pooled APCER. Ignored by the
+            other methods.
 
     Returns:
         The threshold (attack iff ``score >= threshold``).
 
     Raises:
         MetricInputError: On invalid inputs, an unknown method, a missing or superfluous
-            target, or if either class is absent.
+            target, labels and pai that disagree, or if either class is absent.
     """
     if method not in ("eer", "bpcer", "apcer"):
         raise MetricInputError(
@@ -460,19 +597,22 @@ def choose_threshold(
         )
     else:
         target = check_target(target, "target")
-    tally = _tally(*_binary_inputs(scores, labels))
+    if placement not in ("midpoint", "score"):
+        raise MetricInputError(f"placement must be 'midpoint' or 'score', got {placement!r}.")
+    scores, labels, n_bona, n_attack = _binary_inputs(scores, labels)
+    tally = _tally(scores, labels, n_bona, n_attack)
     if method == "eer":
         index = _eer_index(tally)
     elif method == "bpcer":
         index = _bpcer_target_index(tally, target)
-    else:
+    elif pai is None:
         index = _apcer_target_index(tally, target)
-    if placement not in ("midpoint", "score"):
-        raise MetricInputError(f"placement must be 'midpoint' or 'score', got {placement!r}.")
+    else:
+        index = _worst_apcer_target_index(tally, _species_of(scores, labels, pai), target)
     chosen = float(tally.thresholds[index])
     if placement == "score" or index == 0 or index == len(tally.thresholds) - 1:
         return chosen
-    return 0.5 * (float(tally.thresholds[index - 1]) + chosen)
+    return _between(float(tally.thresholds[index - 1]), chosen)
 
 
 def pad_report(
@@ -496,7 +636,9 @@ def pad_report(
         pai: Species ids (0 live, attacks ``>= 1``), shape ``(N,)``.
         threshold: Decision threshold; ``None`` uses this data's own EER threshold.
         pai_names: Species names by id, index 0 = ``"live"``.
-        apcer_targets: Pooled-APCER targets at which to report the BPCER.
+        apcer_targets: APCER targets at which to report the BPCER, at the worst species'
+            APCER (:attr:`PADReport.bpcer_at_apcer`) and at the pooled APCER
+            (:attr:`PADReport.bpcer_at_apcer_pooled`).
 
     Returns:
         The :class:`PADReport`.
@@ -513,6 +655,7 @@ def pad_report(
     targets = [check_target(t, "apcer_targets entry") for t in apcer_targets]
 
     tally = _tally(scores, labels, n_bona, n_attack)
+    species = _Species.of(scores, labels, pai)
     eer_value, eer_threshold = _eer_from(tally)
     threshold = eer_threshold if threshold is None else check_threshold(threshold)
     false_alarms, total, missed = _counts_at(scores, labels, pai, threshold)
@@ -536,7 +679,10 @@ def pad_report(
         eer=eer_value,
         eer_threshold=eer_threshold,
         auc=_auc_from(tally),
-        bpcer_at_apcer={t: tally.rates(_apcer_target_index(tally, t))[1] for t in targets},
+        bpcer_at_apcer={
+            t: tally.rates(_worst_apcer_target_index(tally, species, t))[1] for t in targets
+        },
+        bpcer_at_apcer_pooled={t: tally.rates(_apcer_target_index(tally, t))[1] for t in targets},
         n_bona_fide=n_bona,
         n_attack={names[s]: counts[s] for s in range(1, len(names))},
     )

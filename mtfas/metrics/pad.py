@@ -73,6 +73,11 @@ class PADMetrics(Metric):
     full_state_update = False
     higher_is_better = None
     is_differentiable = False
+    # The list states of ``_STATES`` (``add_state`` sets them; declared for type checkers).
+    frame_scores: list[Tensor]
+    frame_labels: list[Tensor]
+    frame_pai: list[Tensor]
+    frame_video: list[Tensor]
 
     def __init__(
         self,
@@ -200,15 +205,18 @@ class PADMetrics(Metric):
             return self._evaluated_data()
 
     def choose_threshold(
-        self, method: ThresholdMethod = "eer", target: float | None = None
+        self, method: ThresholdMethod = "eer", target: float | None = None, pooled: bool = False
     ) -> float:
         """Choose a threshold on the accumulated data (see ``functional.choose_threshold``).
 
         Typically called on development scores; assign the result to :attr:`threshold` of the
-        test metric.
+        test metric. ``method="apcer"`` meets the target at the worst species' APCER (ISO,
+        the operating point of the report's ``bpcer@apcer=...``), or at the pooled APCER
+        with ``pooled=True``.
         """
-        scores, labels, _ = self.scores()
-        return choose_threshold(scores, labels, method=method, target=target)
+        scores, labels, pai = self.scores()
+        species = None if pooled else pai
+        return choose_threshold(scores, labels, method=method, target=target, pai=species)
 
     @contextmanager
     def _synced(self) -> Iterator[None]:

@@ -13,16 +13,18 @@ import pandas as pd
 __all__ = ["PADReport", "apcer_target_key"]
 
 
-def apcer_target_key(target: float) -> str:
-    """Return the :meth:`PADReport.to_dict` key of the BPCER at a pooled-APCER target.
+def apcer_target_key(target: float, pooled: bool = False) -> str:
+    """Return the :meth:`PADReport.to_dict` key of the BPCER at an APCER target.
 
     Args:
-        target: Pooled-APCER target as a fraction, e.g. ``0.05``.
+        target: APCER target as a fraction, e.g. ``0.05``.
+        pooled: The key of the pooled-APCER operating point instead of the worst-species
+            (ISO) one.
 
     Returns:
-        The key, e.g. ``"bpcer@apcer=5%"``.
+        The key, e.g. ``"bpcer@apcer=5%"`` (worst species) or ``"bpcer@apcer_pooled=5%"``.
     """
-    return f"bpcer@apcer={target * 100:g}%"
+    return f"bpcer@apcer{'_pooled' if pooled else ''}={target * 100:g}%"
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,10 @@ class PADReport:
         eer_threshold: Threshold at which :attr:`eer` is reached.
         auc: Area under the ROC curve: probability that a random attack scores higher than a
             random bona fide presentation, ties counting one half.
-        bpcer_at_apcer: Smallest BPCER whose pooled APCER does not exceed each target, keyed
-            by target fraction (e.g. ``{0.01: ..., 0.05: ..., 0.1: ...}``).
+        bpcer_at_apcer: Smallest BPCER at which the worst species' APCER (the ISO APCER, as
+            :attr:`apcer`) does not exceed each target, keyed by target fraction (e.g.
+            ``{0.01: ..., 0.05: ..., 0.1: ...}``).
+        bpcer_at_apcer_pooled: The same at the pooled APCER (as :attr:`apcer_pooled`).
         n_bona_fide: Number of bona fide presentations.
         n_attack: Number of attack presentations per species name, every species of
             ``pai_names`` included (0 when absent).
@@ -67,6 +71,7 @@ class PADReport:
     eer_threshold: float
     auc: float
     bpcer_at_apcer: dict[float, float]
+    bpcer_at_apcer_pooled: dict[float, float]
     n_bona_fide: int
     n_attack: dict[str, int]
 
@@ -80,8 +85,10 @@ class PADReport:
 
         Keys are stable and ordered: ``threshold``, ``apcer``, ``apcer/<species>`` (present
         species only), ``apcer_pooled``, ``bpcer``, ``acer``, ``hter``, ``eer``,
-        ``eer_threshold``, ``auc``, ``bpcer@apcer=<target>%`` and, with ``include_counts``,
-        ``count/live`` and ``count/<species>``. Rates are fractions, not percent.
+        ``eer_threshold``, ``auc``, ``bpcer@apcer=<target>%`` (worst-species APCER, one per
+        target), ``bpcer@apcer_pooled=<target>%`` (pooled APCER) and, with
+        ``include_counts``, ``count/live`` and ``count/<species>``. Rates are fractions, not
+        percent.
 
         Args:
             prefix: String prepended to every key, e.g. ``"test/"``.
@@ -104,6 +111,8 @@ class PADReport:
         )
         for target, value in self.bpcer_at_apcer.items():
             values[apcer_target_key(target)] = value
+        for target, value in self.bpcer_at_apcer_pooled.items():
+            values[apcer_target_key(target, pooled=True)] = value
         if include_counts:
             values["count/live"] = float(self.n_bona_fide)
             for name, count in self.n_attack.items():
@@ -158,7 +167,9 @@ class PADReport:
             ("AUC", _pct(self.auc), ""),
         ]
         for target, value in self.bpcer_at_apcer.items():
-            lines.append((f"BPCER @ APCER={target * 100:g}%", _pct(value), "pooled APCER"))
+            lines.append((f"BPCER @ APCER={target * 100:g}%", _pct(value), "worst species"))
+        for target, value in self.bpcer_at_apcer_pooled.items():
+            lines.append((f"BPCER @ APCER pooled={target * 100:g}%", _pct(value), ""))
         name_width = max(len(name) for name, _, _ in lines)
         value_width = max(len(value) for _, value, _ in lines)
         body = [

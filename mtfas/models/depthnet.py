@@ -143,7 +143,8 @@ class DepthNet(nn.Module):
             f if f.shape[-2:] == size else F.interpolate(f, size=size, mode="bilinear")
             for f in features
         ]
-        return self.head(torch.cat(features, dim=1))
+        depth: Tensor = self.head(torch.cat(features, dim=1))
+        return depth
 
 
 class CDCN(DepthNet):

@@ -1,127 +1,112 @@
 """Compare supervision methods on one benchmark: MT-FAS vs handcrafted vs teacher-student.
 
-``mtfas compare --config CONFIG.yaml [--seeds 0 1 2] [--methods ...] [--out DIR] [fit args]``
-trains and tests, for every seed, the same student on the same data (the config's data
-module, trainer and student) with each supervision method, exactly as ``mtfas fit`` would
-(threshold chosen on dev, applied unchanged to test), then writes ``compare.csv`` (one row
-per run) and ``compare.md`` (test APCER, BPCER and ACER as mean +- std over seeds, per
-method) and prints the markdown table.
+``mtfas compare [fit arguments ...] --methods configs/model/mtfas.yaml
+configs/model/binary_map.yaml ... [--seeds 0 1 2] [--out DIR]`` trains and tests, for every
+seed and method, the same student on the same data, exactly as ``mtfas fit [fit arguments
+...] --config METHOD.yaml --seed_everything SEED`` would (threshold chosen on dev, applied
+unchanged to test). A method is a model configuration file: it is applied after the
+command's own configuration and changes the system (class and method knobs) while the
+student (and teacher) set before it are kept; its name is the file's stem. Each run goes
+to ``<out>/runs/<method>_seed<S>``; ``compare.csv`` (one row per run, linked to its
+folder) and ``compare.md`` (test APCER, BPCER and ACER as mean +- std over seeds, per
+method; ``n=1`` for a single seed) go to ``<out>``.
 
-Methods (model overrides applied on top of the config; the config's ``student`` and, where
-the method has one, ``teacher`` are kept):
-
-* ``mtfas``: :class:`~mtfas.MetaTeacherSystem` (the meta-learned teacher);
-* ``binary_map``: :class:`~mtfas.SupervisedSystem`, ZeroMap / OneMap pixel-wise supervision;
-* ``map_mean_bce``: :class:`~mtfas.SupervisedSystem`, binary cross-entropy on the map mean;
-* ``teacher_student``: :class:`~mtfas.TeacherStudentSystem`, a teacher trained for
-  accuracy and distilled into the student.
+The shipped method files (``configs/model/``): ``mtfas`` (:class:`~mtfas.MetaTeacherSystem`),
+``binary_map`` and ``map_mean_bce`` (:class:`~mtfas.SupervisedSystem` with ZeroMap/OneMap
+pixel supervision or BCE on the map mean) and ``teacher_student``
+(:class:`~mtfas.TeacherStudentSystem`, a teacher trained for accuracy and distilled).
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from mtfas.errors import ConfigError
-from mtfas.pipelines.folds import FitRunner, fit_in_process, write_tables
+from mtfas.pipelines.jobs import Job, JobResult, Runner, run_jobs
+from mtfas.reporting.tables import markdown_table, spread, summarise, write_tables
 
-#: Model overrides (LightningCLI arguments) of each method.
-METHODS: dict[str, list[str]] = {
-    "mtfas": ["--model.class_path", "mtfas.MetaTeacherSystem"],
-    "binary_map": [
-        "--model.class_path", "mtfas.SupervisedSystem", "--model.init_args.loss", "binary_map",
-    ],
-    "map_mean_bce": [
-        "--model.class_path", "mtfas.SupervisedSystem", "--model.init_args.loss", "map_mean_bce",
-    ],
-    "teacher_student": ["--model.class_path", "mtfas.TeacherStudentSystem"],
-}
+__all__ = ["RATES", "compare_jobs", "compare_markdown", "compare_table", "run_compare"]
+
 RATES = ("apcer", "bpcer", "acer")
 
 
-def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sample std (over seeds) of each rate, per method, in the methods' order."""
-    grouped = runs.groupby("method", sort=False)[list(RATES)]
-    mean, std = grouped.mean(), grouped.std(ddof=1)
-    table = pd.DataFrame({"method": mean.index, "runs": grouped.size().to_numpy()})
-    for rate in RATES:
-        table[f"{rate}_mean"] = mean[rate].to_numpy()
-        table[f"{rate}_std"] = std[rate].to_numpy()
-    return table
+def compare_jobs(methods: Sequence[str | Path], seeds: Sequence[int]) -> list[Job]:
+    """One job per (seed, method file).
 
-
-def to_markdown(summary: pd.DataFrame, title: str) -> str:
-    """The summary in percent as a markdown table."""
-    lines = [
-        f"### {title}",
-        "",
-        "| method | runs | APCER (worst) % | BPCER % | ACER % |",
-        "|---|---|---|---|---|",
+    Raises:
+        ConfigError: If a method file is missing, two share a name, or no seed is given.
+    """
+    if not seeds:
+        raise ConfigError("give at least one seed (--seeds 0 1 2)")
+    if not methods:
+        raise ConfigError("give at least one method file (--methods configs/model/*.yaml)")
+    paths = [Path(m) for m in methods]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise ConfigError(
+            f"method files not found: {missing}; a method is a model config file such as "
+            "configs/model/binary_map.yaml"
+        )
+    names = [p.stem for p in paths]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"two method files share a name: {names}; rename one")
+    return [
+        Job(
+            f"{path.stem}_seed{seed}",
+            ("--config", str(path), "--seed_everything", str(seed)),
+            {"method": path.stem, "seed": int(seed)},
+        )
+        for seed in seeds
+        for path in paths
     ]
-    for row in summary.itertuples():
-        cells = [
-            f"{100 * getattr(row, f'{r}_mean'):.2f} ± {100 * getattr(row, f'{r}_std'):.2f}"
-            for r in RATES
-        ]
-        lines.append(f"| {row.method} | {row.runs} | {' | '.join(cells)} |")
-    lines += ["", "Test set at the threshold chosen on dev; ± is the sample std over seeds."]
-    return "\n".join(lines) + "\n"
+
+
+def compare_table(results: Sequence[JobResult], out_dir: str | Path) -> pd.DataFrame:
+    """One row per run: method, seed, test rates, worst species and run folder."""
+    rows = []
+    for result in results:
+        test = result.test_report()
+        run = ""
+        if result.run_dir is not None:
+            try:
+                run = str(Path(result.run_dir).resolve().relative_to(Path(out_dir).resolve()))
+            except ValueError:
+                run = str(result.run_dir)
+        rows.append({
+            **result.job.labels,
+            "apcer": test.apcer,
+            "bpcer": test.bpcer,
+            "acer": test.acer,
+            "worst_species": test.worst_species,
+            "run": run,
+        })
+    return pd.DataFrame(rows)
+
+
+def compare_markdown(runs: pd.DataFrame, title: str) -> str:
+    """Per method: runs and mean ± std over seeds of each rate, in percent; then the runs."""
+    summary = summarise(runs, RATES, by="method")
+    rows = [
+        [row["method"], row["runs"],
+         *(spread(row[f"{r}_mean"], row[f"{r}_std"], row[f"{r}_n"]) for r in RATES)]
+        for _, row in summary.iterrows()
+    ]
+    header = ["method", "runs", "APCER (worst) %", "BPCER %", "ACER %"]
+    links = ", ".join(
+        f"[{row.method} seed {row.seed}]({row.run})" for row in runs.itertuples() if row.run
+    )
+    notes = "Test set at the threshold chosen on dev; ± is the sample std over seeds."
+    text = f"### {title}\n\n{markdown_table(header, rows)}\n\n{notes}\n"
+    return text + (f"\nRuns: {links}\n" if links else "")
 
 
 def run_compare(
-    fit_args: Sequence[str],
-    methods: Sequence[str],
-    seeds: Sequence[int],
-    out_dir: str | Path,
-    title: str = "supervision comparison",
-    runner: FitRunner = fit_in_process,
+    jobs: Sequence[Job], runner: Runner, out_dir: str | Path, title: str = "supervision"
 ) -> pd.DataFrame:
-    """Fit and test every (method, seed), write ``compare.csv`` / ``compare.md``.
-
-    Returns:
-        The per-method summary.
-
-    Raises:
-        ConfigError: For an unknown method, or no seed.
-    """
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise ConfigError(f"unknown methods {unknown}; choose from {list(METHODS)}")
-    if not seeds:
-        raise ConfigError("give at least one seed")
-    rows = []
-    for seed in seeds:
-        for method in methods:
-            print(f"=== {method}, seed {seed} ===", flush=True)
-            reports = runner([*fit_args, *METHODS[method], "--seed_everything", str(seed)])
-            if "test" not in reports:
-                raise ConfigError(f"{method} (seed {seed}) produced no test report")
-            test = reports["test"]
-            rows.append(
-                {"method": method, "seed": seed, "apcer": test.apcer, "bpcer": test.bpcer,
-                 "acer": test.acer, "worst_species": test.worst_species}
-            )
-    runs = pd.DataFrame(rows)
-    summary = summarise(runs)
-    write_tables(out_dir, "compare", runs, to_markdown(summary, title))
-    return summary
-
-
-def compare_main(argv: Sequence[str]) -> int:
-    """``mtfas compare``: entry point of the command line."""
-    parser = argparse.ArgumentParser(
-        prog="mtfas compare",
-        description="Train and test MT-FAS and the baselines with several seeds; unknown "
-        "arguments are passed to every `mtfas fit`.",
-    )
-    parser.add_argument("--config", required=True, help="Config of the benchmark and student.")
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--out", default="runs/compare", help="Output folder.")
-    args, fit_args = parser.parse_known_args(list(argv))
-    run_compare(["--config", args.config, *fit_args], args.methods, args.seeds, args.out,
-                title=f"supervision comparison: {Path(args.config).name}")
-    return 0
+    """Run every job, write ``compare.csv`` / ``compare.md`` and return the per-run table."""
+    runs = compare_table(run_jobs(jobs, runner, out_dir), out_dir)
+    write_tables(out_dir, "compare", runs, compare_markdown(runs, title))
+    return runs

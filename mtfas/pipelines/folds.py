@@ -1,137 +1,63 @@
-"""Run every fold or sub-protocol of a protocol and summarise them (mean +- std).
+"""Every fold or sub-protocol of a protocol, and their mean +- std.
 
-``mtfas folds --config CONFIG.yaml [--folds 1 2 ...] [--out DIR] [fit arguments ...]``
-trains and tests one model per fold, in sequence and in this process, each exactly as
-``mtfas fit --config CONFIG.yaml --data.init_args.<key> K [fit arguments ...]`` would
-(the threshold is chosen on the fold's dev set and applied unchanged to its test set).
-The data module says what its folds are (:meth:`FASDataModule.fold_plan`): the six
-leave-one-phone-out folds of OULU-NPU protocols 3 and 4 (key ``fold``), the four
-sub-protocols of SiW protocol 2 and the two of SiW protocol 3 (key ``subprotocol``);
-``--folds`` and ``--key`` override it. It then writes ``folds.csv`` (one row per fold,
-then ``mean`` and ``std``) and ``folds.md`` (the same in percent) to the output folder and
-prints the markdown table. Papers report these protocols as mean +- std over folds;
-``std`` here is the sample standard deviation (``n - 1`` in the denominator).
+``mtfas folds [fit arguments ...] [--folds 1 2 ...] [--key KEY] [--out DIR]`` trains and
+tests one model per fold, each exactly as ``mtfas fit [fit arguments ...]
+--data.init_args.<key> K`` would (the threshold is chosen on the fold's dev set and applied
+unchanged to its test set). The data module says what its folds are
+(:meth:`FASDataModule.fold_plan`): the six leave-one-phone-out folds of OULU-NPU protocols
+3 and 4 (key ``fold``), the four sub-protocols of SiW protocol 2 and the two of SiW
+protocol 3 (key ``subprotocol``); ``--folds`` and ``--key`` override it. Each fold's run
+goes to ``<out>/runs/fold_K``; ``folds.csv`` (one row per fold, then ``mean`` and ``std``)
+and ``folds.md`` (percent, each row linked to its run folder) go to ``<out>``. Papers
+report these protocols as mean +- std over folds; ``std`` is the sample standard deviation
+(``n - 1``), and a single fold is shown as ``n=1``.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from mtfas.errors import ConfigError
-from mtfas.metrics.report import PADReport
+from mtfas.pipelines.jobs import Job, JobResult, Runner, run_jobs
+from mtfas.reporting.tables import markdown_table, percent, spread, summarise, write_tables
 
-#: Columns of the per-fold table (rates are fractions).
+__all__ = ["RATE_COLUMNS", "fold_jobs", "fold_table", "plan_folds", "run_folds"]
+
+#: Rates of the per-fold table (fractions).
 RATE_COLUMNS = ("apcer", "bpcer", "acer")
 
-FitRunner = Callable[[list[str]], dict[str, PADReport]]
 
-
-def fold_row(fold: int, reports: dict[str, PADReport]) -> dict[str, object]:
-    """One row of the fold table from a fold's ``test_reports``.
-
-    Raises:
-        ConfigError: If the fold produced no test report at the dev threshold.
-    """
-    if "test" not in reports or "dev" not in reports:
-        raise ConfigError(
-            f"fold {fold} produced no test report at a dev-chosen threshold; keep "
-            "--test_after_fit true and let the data module return [dev, test] test loaders"
-        )
-    test = reports["test"]
-    return {
-        "fold": str(fold),
-        "apcer": test.apcer,
-        "worst_species": test.worst_species,
-        "bpcer": test.bpcer,
-        "acer": test.acer,
-        "threshold": test.threshold,
-    }
-
-
-def summarise(rows: list[dict[str, object]]) -> pd.DataFrame:
-    """Per-fold rows followed by ``mean`` and ``std`` (sample std; NaN for one fold)."""
-    table = pd.DataFrame(rows)
-    rates = table[list(RATE_COLUMNS)].astype(float)
-    mean = {"fold": "mean", **rates.mean().to_dict()}
-    std = {"fold": "std", **rates.std(ddof=1).to_dict()}
-    return pd.concat([table, pd.DataFrame([mean, std])], ignore_index=True)
-
-
-def to_markdown(table: pd.DataFrame, title: str) -> str:
-    """The fold table in percent, with a final ``mean +- std`` line, as markdown."""
-    lines = [
-        f"### {title}",
-        "",
-        "| fold | APCER (worst) % | worst species | BPCER % | ACER % |",
-        "|---|---|---|---|---|",
-    ]
-    folds = table[~table["fold"].isin(["mean", "std"])]
-    for row in folds.itertuples():
-        lines.append(
-            f"| {row.fold} | {100 * row.apcer:.2f} | {row.worst_species} | "
-            f"{100 * row.bpcer:.2f} | {100 * row.acer:.2f} |"
-        )
-    mean = table[table["fold"] == "mean"].iloc[0]
-    std = table[table["fold"] == "std"].iloc[0]
-    cells = [f"{100 * mean[c]:.2f} ± {100 * std[c]:.2f}" for c in RATE_COLUMNS]
-    lines.append(f"| mean ± std | {cells[0]} | | {cells[1]} | {cells[2]} |")
-    lines += [
-        "",
-        f"{len(folds)} folds; each at the threshold chosen on its own dev set; std is the "
-        "sample standard deviation over folds.",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def fit_in_process(args: list[str]) -> dict[str, PADReport]:
-    """Run ``mtfas fit`` with ``args`` in this process and return the test reports."""
-    from mtfas.cli import MTFASCLI
-    from mtfas.datamodules.base import FASDataModule
-    from mtfas.systems.base import FASSystem
-
-    with warnings.catch_warnings():
-        # Passing args while sys.argv holds `mtfas folds ...` is intended here.
-        warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
-        cli = MTFASCLI(
-            FASSystem,
-            FASDataModule,
-            subclass_mode_model=True,
-            subclass_mode_data=True,
-            args=["fit", *args],
-            save_config_kwargs={"overwrite": True},
-            run=True,
-        )
-    return dict(cli.model.test_reports)
-
-
-def run_folds(
-    fit_args: Sequence[str],
-    folds: Sequence[int],
-    out_dir: str | Path,
-    title: str = "folds",
-    runner: FitRunner = fit_in_process,
-    key: str = "fold",
-) -> pd.DataFrame:
-    """Fit and test one model per fold, then write and return the summary table.
+def plan_folds(class_path: str, init_args: Mapping[str, object]) -> tuple[str, list[int]]:
+    """The fold key and values a data module declares for its protocol.
 
     Args:
-        fit_args: Arguments of ``mtfas fit`` (``--config ...`` and overrides), without the
-            fold.
-        folds: Folds to run, each passed as ``--data.init_args.<key> K``.
-        out_dir: Folder for ``folds.csv`` and ``folds.md`` (created).
-        title: Heading of the markdown table.
-        runner: Runs one fit and returns its ``test_reports`` (tests replace it).
-        key: The data module argument that selects the fold (``fold``, ``subprotocol``).
+        class_path: The data module's resolved class path (from the parsed configuration).
+        init_args: Its resolved init arguments.
 
-    Returns:
-        The table written to ``folds.csv``.
+    Raises:
+        ConfigError: If the class cannot be imported or its protocol has no folds.
+    """
+    module_name, _, class_name = class_path.rpartition(".")
+    try:
+        klass = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"cannot import the data module {class_path}: {exc}") from exc
+    plan = klass.fold_plan(dict(init_args)) if hasattr(klass, "fold_plan") else None
+    if plan is None:
+        raise ConfigError(
+            f"{class_name} with protocol {init_args.get('protocol', 'default')!r} has no "
+            "folds or sub-protocols; use `mtfas fit`, or pass --key and --folds"
+        )
+    key, folds = plan
+    return key, [int(k) for k in folds]
+
+
+def fold_jobs(key: str, folds: Sequence[int]) -> list[Job]:
+    """One job per fold, selecting it with ``--data.init_args.<key> K``.
 
     Raises:
         ConfigError: If no fold is given or folds repeat.
@@ -139,102 +65,74 @@ def run_folds(
     folds = [int(k) for k in folds]
     if not folds or len(set(folds)) != len(folds):
         raise ConfigError(f"folds must be distinct fold numbers, got {folds}")
+    return [
+        Job(f"{key}_{k}", (f"--data.init_args.{key}", str(k)), {key: k}) for k in folds
+    ]
+
+
+def fold_table(results: Sequence[JobResult], out_dir: str | Path) -> pd.DataFrame:
+    """Per-fold rows (with each run folder) followed by ``mean`` and ``std`` rows."""
     rows = []
-    for fold in folds:
-        print(f"=== {key} {fold} ({folds.index(fold) + 1} of {len(folds)}) ===")
-        reports = runner([*fit_args, f"--data.init_args.{key}", str(fold)])
-        rows.append(fold_row(fold, reports))
-    table = summarise(rows)
-    write_tables(out_dir, "folds", table, to_markdown(table, title))
-    return table
+    for result in results:
+        test = result.test_report()
+        rows.append({
+            "fold": str(next(iter(result.job.labels.values()))),
+            "apcer": test.apcer,
+            "worst_species": test.worst_species,
+            "bpcer": test.bpcer,
+            "acer": test.acer,
+            "threshold": test.threshold,
+            "run": _relative(result.run_dir, out_dir),
+        })
+    table = pd.DataFrame(rows)
+    summary = summarise(table, RATE_COLUMNS).iloc[0]
+    mean = {"fold": "mean", **{c: summary[f"{c}_mean"] for c in RATE_COLUMNS}}
+    std = {"fold": "std", **{c: summary[f"{c}_std"] for c in RATE_COLUMNS}}
+    return pd.concat([table, pd.DataFrame([mean, std])], ignore_index=True)
 
 
-def write_tables(out_dir: str | Path, stem: str, table: pd.DataFrame, markdown: str) -> None:
-    """Write ``<stem>.csv`` and ``<stem>.md`` to ``out_dir`` (created) and print the markdown."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / f"{stem}.csv", index=False)
-    (out / f"{stem}.md").write_text(markdown, encoding="utf-8")
-    print(markdown)
-    print(f"Wrote {out / f'{stem}.csv'} and {out / f'{stem}.md'}")
-
-
-def _data_settings(config: str, rest: Sequence[str]) -> tuple[str | None, dict[str, object]]:
-    """The data module's class path and init arguments: the YAML, then command-line overrides."""
+def _relative(path: Path | None, root: str | Path) -> str:
+    if path is None:
+        return ""
     try:
-        loaded = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read the config {config}: {exc}") from exc
-    data = loaded.get("data") or {}
-    class_path = data.get("class_path") if isinstance(data, dict) else None
-    init_args = dict(data.get("init_args") or {}) if isinstance(data, dict) else {}
-    rest = list(rest)
-    for i, arg in enumerate(rest):
-        if arg == "--data.class_path" and i + 1 < len(rest):
-            class_path = rest[i + 1]
-        elif arg.startswith("--data.init_args."):
-            name, equals, value = arg[len("--data.init_args."):].partition("=")
-            if not equals:
-                if i + 1 >= len(rest):
-                    continue
-                value = rest[i + 1]
-            init_args[name] = yaml.safe_load(value)
-    return class_path, init_args
+        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+    except ValueError:
+        return str(path)
 
 
-def plan_folds(config: str, rest: Sequence[str]) -> tuple[str, list[int]]:
-    """The fold key and values the config's data module declares for its protocol.
+def _markdown(table: pd.DataFrame, title: str) -> str:
+    folds = table[~table["fold"].isin(["mean", "std"])]
+    rows = [
+        [
+            f"[{row.fold}]({row.run})" if row.run else row.fold,
+            percent(row.apcer),
+            row.worst_species,
+            percent(row.bpcer),
+            percent(row.acer),
+        ]
+        for row in folds.itertuples()
+    ]
+    n = len(folds)
+    mean = table[table["fold"] == "mean"].iloc[0]
+    std = table[table["fold"] == "std"].iloc[0]
+    cells = [spread(mean[c], std[c], n) for c in RATE_COLUMNS]
+    rows.append(["mean ± std", cells[0], "", cells[1], cells[2]])
+    header = ["fold", "APCER (worst) %", "worst species", "BPCER %", "ACER %"]
+    notes = (
+        f"{n} fold(s); each at the threshold chosen on its own dev set; std is the sample "
+        "standard deviation over folds; each fold links to its run folder."
+    )
+    return f"### {title}\n\n{markdown_table(header, rows)}\n\n{notes}\n"
 
-    Raises:
-        ConfigError: If the data module cannot be imported or its protocol has no folds.
+
+def run_folds(
+    jobs: Sequence[Job], runner: Runner, out_dir: str | Path, title: str = "folds"
+) -> pd.DataFrame:
+    """Run one fit + test per fold, then write ``folds.csv`` / ``folds.md`` to ``out_dir``.
+
+    Returns:
+        The table written to ``folds.csv``.
     """
-    class_path, init_args = _data_settings(config, rest)
-    if not class_path:
-        raise ConfigError(f"{config} names no data module (data.class_path); pass --folds")
-    module_name, _, class_name = str(class_path).rpartition(".")
-    try:
-        klass = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ConfigError(f"cannot import the data module {class_path}: {exc}") from exc
-    plan = klass.fold_plan(init_args) if hasattr(klass, "fold_plan") else None
-    if plan is None:
-        raise ConfigError(
-            f"{class_name} with {init_args.get('protocol', 'its default protocol')!r} has no "
-            "folds or sub-protocols; use `mtfas fit`, or pass --key and --folds"
-        )
-    return plan
-
-
-def folds_main(argv: Sequence[str]) -> int:
-    """``mtfas folds``: run the folds of a protocol and report mean +- std."""
-    parser = argparse.ArgumentParser(
-        prog="mtfas folds",
-        allow_abbrev=False,
-        description="Fit and test one model per fold or sub-protocol (OULU-NPU protocols 3 "
-        "and 4, SiW protocols 2 and 3), then write and print APCER / BPCER / ACER per fold "
-        "and their mean +- std. Every other argument is passed to `mtfas fit`.",
-    )
-    parser.add_argument("--config", required=True, help="The fit configuration (YAML).")
-    parser.add_argument(
-        "--folds", type=int, nargs="+", default=None,
-        help="Folds to run (default: every fold the data module declares for its protocol).",
-    )
-    parser.add_argument(
-        "--key", default=None,
-        help="Data module argument selecting the fold (default: the data module's, e.g. "
-        "fold or subprotocol).",
-    )
-    parser.add_argument(
-        "--out", default=None, help="Output folder (default: runs/folds/<config name>)."
-    )
-    args, rest = parser.parse_known_args(list(argv))
-    if args.folds is None or args.key is None:
-        key, folds = plan_folds(args.config, rest)
-        key = args.key or key
-        folds = args.folds or folds
-    else:
-        key, folds = args.key, args.folds
-    name = Path(args.config).stem
-    out = args.out or str(Path("runs") / "folds" / name)
-    run_folds(["--config", args.config, *rest], folds, out, title=f"{name} ({key})", key=key)
-    return 0
+    table = fold_table(run_jobs(jobs, runner, out_dir), out_dir)
+    write_tables(out_dir, "folds", table, _markdown(table, title))
+    return table

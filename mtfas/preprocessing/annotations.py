@@ -25,6 +25,7 @@ import numpy as np
 
 from mtfas.errors import AnnotationError, ConfigError
 from mtfas.preprocessing.boxes import AnnotationPath, Box, BoxAnswer, BoxSource, Miss, Sibling
+from mtfas.preprocessing.cache import permission_error
 
 _SEPARATORS = re.compile(r"[,;\s]+")
 
@@ -51,6 +52,8 @@ def read_number_rows(path: Path, n_values: int) -> list[tuple[int, list[float]]]
             f"annotation file {path} does not exist; check the dataset folder or use a "
             "box source that does not need it (e.g. the dlib detector)"
         ) from exc
+    except PermissionError as exc:
+        raise permission_error(path, exc) from exc
     except OSError as exc:
         raise AnnotationError(f"cannot read annotation file {path}: {exc}") from exc
     rows: list[tuple[int, list[float]]] = []
@@ -84,6 +87,10 @@ class _FileSource(BoxSource):
         state = dict(self.__dict__)
         state["_cached"] = None
         return state
+
+    def source_files(self, path: Path) -> list[Path]:
+        """The annotation file of ``path``."""
+        return [self.annotation_path(Path(path))]
 
     def table(self, video: Path) -> dict[int, BoxAnswer]:
         """Return the parsed annotation of ``video`` as ``{frame: Box or Miss}``."""

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +75,7 @@ class BoxSource(abc.ABC):
     @abc.abstractmethod
     def locate(
         self, path: Path, frames: Sequence[int], images: Sequence[np.ndarray]
-    ) -> list[BoxAnswer | tuple[float, float, float, float] | None]:
+    ) -> Sequence[BoxAnswer | tuple[float, float, float, float] | None]:
         """Return one answer per requested frame.
 
         Args:
@@ -96,6 +97,15 @@ class BoxSource(abc.ABC):
     def describe(self) -> str:
         """Short name of the source, stored with each crop (e.g. ``"eyes"``, ``"dlib"``)."""
         return type(self).__name__
+
+    def source_files(self, path: Path) -> list[Path]:
+        """The files besides the video that this source reads for ``path`` (annotations).
+
+        The cache records their size, modification time and content hash, so that a
+        changed annotation recomputes the video's crops. Default: none (e.g. a detector).
+        Override in sources that read files.
+        """
+        return []
 
 
 def normalise_answers(
@@ -134,10 +144,10 @@ def normalise_answers(
     return result
 
 
-def _coords(answer: object) -> Sequence[float]:
+def _coords(answer: Box | tuple[Any, ...] | list[Any] | np.ndarray) -> Sequence[float]:
     if isinstance(answer, Box):
         return answer.as_tuple()
-    return list(answer)  # type: ignore[call-overload]
+    return list(answer)
 
 
 class Fallback(BoxSource):
@@ -166,6 +176,10 @@ class Fallback(BoxSource):
     def describe(self) -> str:
         """Return ``"primary>secondary"``."""
         return f"{self.primary.describe()}>{self.secondary.describe()}"
+
+    def source_files(self, path: Path) -> list[Path]:
+        """The files of both sources."""
+        return [*self.primary.source_files(path), *self.secondary.source_files(path)]
 
     def locate(
         self, path: Path, frames: Sequence[int], images: Sequence[np.ndarray]

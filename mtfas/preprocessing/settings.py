@@ -18,7 +18,8 @@ CROP_SCALE = 1.3
 
 #: Version of the on-disk cache format and of the crop algorithm. Part of the cache key, so
 #: a change to either makes a new cache instead of silently mixing old and new crops.
-CACHE_FORMAT_VERSION = 1
+#: 2: per-video records (parts/<video>.json) with source hashes and crop checksums.
+CACHE_FORMAT_VERSION = 2
 
 _SAMPLING = ("every", "even")
 _BORDERS = ("constant", "replicate")

@@ -11,6 +11,7 @@ turned off (``orientation="ignore"``).
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import cv2
 import numpy as np
 
 from mtfas.errors import ConfigError, EmptyVideoError, VideoReadError
+from mtfas.preprocessing.cache import permission_error
 
 _ROTATIONS = {
     0: None,
@@ -79,11 +81,25 @@ def open_video(path: Path) -> cv2.VideoCapture:
         EmptyVideoError: If the file has 0 bytes.
         VideoReadError: If the file does not exist or OpenCV cannot open it (corrupt or
             unsupported); the message names the file.
+        mtfas.errors.DatasetPermissionError: If the file (or a folder above it) is not
+            readable by this user.
     """
     path = Path(path)
-    if not path.is_file():
-        raise VideoReadError(f"video {path} does not exist (or is not a file)")
-    if path.stat().st_size == 0:
+    try:
+        with open(path, "rb") as handle:  # readable? (OpenCV would only say "cannot open")
+            size = os.fstat(handle.fileno()).st_size
+    except FileNotFoundError:
+        raise VideoReadError(f"video {path} does not exist") from None
+    except PermissionError as exc:
+        raise permission_error(path, exc) from exc
+    except IsADirectoryError:
+        raise VideoReadError(f"video {path} is a folder, not a file") from None
+    except OSError as exc:
+        raise VideoReadError(
+            f"cannot read video {path}: {exc.strerror or exc} (an I/O error, not a format "
+            "problem: check the disk or the network share)"
+        ) from exc
+    if size == 0:
         raise EmptyVideoError(f"video {path} is empty (0 bytes); re-copy it from the dataset")
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():

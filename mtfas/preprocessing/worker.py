@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pandas as pd
 
-from mtfas.errors import AnnotationError, ConfigError, EmptyVideoError, VideoReadError
+from mtfas.errors import (
+    AnnotationError,
+    ConfigError,
+    DatasetError,
+    DatasetPermissionError,
+    EmptyVideoError,
+    VideoReadError,
+)
 from mtfas.preprocessing.boxes import Box, BoxSource, Miss, normalise_answers
 from mtfas.preprocessing.cache import (
     PART_COLUMNS,
     STATUS_OK,
     check_video_id,
     crop_file,
-    part_file,
+    source_record,
     write_array,
-    write_table,
+    write_part,
 )
 from mtfas.preprocessing.crop import crop_face
 from mtfas.preprocessing.settings import PreprocessSettings, select_frames
@@ -33,6 +44,10 @@ CHUNK_FRAMES = 16
 UNREADABLE_VIDEO = "unreadable_video"
 EMPTY_VIDEO = "empty_video"
 BAD_ANNOTATION = "bad_annotation"
+PERMISSION_DENIED = "permission_denied"
+
+#: Seconds between two checks of a preprocessing worker that its parent is alive.
+PARENT_POLL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,22 @@ class VideoJob:
             )
 
 
+def job_record(job: VideoJob, settings: PreprocessSettings) -> dict[str, Any]:
+    """What, besides its source files, a job's crops depend on (stored in its part)."""
+    return {
+        "settings_key": settings.key(),
+        "box_source": job.boxes.describe(),
+        "max_frames": job.max_frames,
+        "rotation": job.rotation,
+    }
+
+
+def job_sources(job: VideoJob) -> list[tuple[str, Path]]:
+    """``(role, path)`` of the files a job reads: the video, then its annotations."""
+    annotations = job.boxes.source_files(job.path)
+    return [("video", job.path)] + [("annotation", Path(p)) for p in annotations]
+
+
 @dataclass(frozen=True)
 class VideoFailure:
     """A video that produced no part: why, and the error message (naming the file).
@@ -86,7 +117,8 @@ class VideoFailure:
     Attributes:
         video: Video id.
         path: The video file.
-        reason: ``"unreadable_video"``, ``"empty_video"`` or ``"bad_annotation"``.
+        reason: ``"unreadable_video"``, ``"empty_video"``, ``"bad_annotation"`` or
+            ``"permission_denied"``.
         message: The error message.
     """
 
@@ -95,8 +127,10 @@ class VideoFailure:
     reason: str
     message: str
 
-    def to_error(self) -> VideoReadError | AnnotationError:
+    def to_error(self) -> DatasetError:
         """The exception that strict mode raises for this failure."""
+        if self.reason == PERMISSION_DENIED:
+            return DatasetPermissionError(self.message)
         if self.reason == BAD_ANNOTATION:
             return AnnotationError(self.message)
         if self.reason == EMPTY_VIDEO:
@@ -112,14 +146,21 @@ def process_video(
 ) -> VideoFailure | None:
     """Preprocess one video into the cache, or report why it cannot be.
 
-    Writes ``crops/<video>.npy`` and then ``parts/<video>.csv`` (both atomically), before
-    returning, or in the background through ``writes`` (the next video is decoded while
-    this one is written; the caller closes ``writes`` to wait for them). Errors caused by
-    the data (unreadable or empty video, malformed annotation) are returned as a
+    Writes ``crops/<video>.npy`` and then ``parts/<video>.json`` (both atomically; the
+    part records the sources' stats and content hashes and the crop file's checksum, see
+    :mod:`mtfas.preprocessing.cache`), before returning, or in the background through
+    ``writes`` (the next video is decoded while this one is written; the caller closes
+    ``writes`` to wait for them). Errors caused by the data (unreadable or empty video,
+    malformed annotation, no permission to read) are returned as a
     :class:`VideoFailure`; any other exception propagates.
     """
     try:
+        # Hashed before decoding: what is recorded is at worst older than the crops, so a
+        # file that changes meanwhile is recomputed by the next run, never trusted.
+        sources = [source_record(path, role) for role, path in job_sources(job)]
         rows, crops = _crop_video(job, settings)
+    except DatasetPermissionError as exc:
+        return VideoFailure(job.video, str(job.path), PERMISSION_DENIED, str(exc))
     except AnnotationError as exc:
         return VideoFailure(job.video, str(job.path), BAD_ANNOTATION, str(exc))
     except EmptyVideoError as exc:
@@ -127,10 +168,12 @@ def process_video(
     except VideoReadError as exc:
         return VideoFailure(job.video, str(job.path), UNREADABLE_VIDEO, str(exc))
     cache_dir = Path(cache_dir)
+    meta = {**job_record(job, settings), "sources": sources}
 
     def write() -> None:
-        write_array(cache_dir / crop_file(job.video), crops)
-        write_table(cache_dir / part_file(job.video), pd.DataFrame(rows, columns=PART_COLUMNS))
+        record = write_array(cache_dir / crop_file(job.video), crops)
+        table = pd.DataFrame(rows, columns=PART_COLUMNS)
+        write_part(cache_dir, job.video, table, meta, record)
 
     if writes is None:
         write()
@@ -282,13 +325,64 @@ def _row(
     }
 
 
-def init_worker(single_thread: bool) -> None:
+def init_worker(single_thread: bool, parent_pid: int | None = None) -> None:
     """Process-pool initialiser.
 
     Args:
         single_thread: Limit OpenCV to one thread per worker (the workers already run in
             parallel). Must be False in ``fork``-started workers: reconfiguring the
             thread pool inherited from the parent can hang there.
+        parent_pid: The process that runs :func:`~mtfas.preprocessing.preprocess`; the
+            worker ends itself when that process is gone (see :func:`watch_parent`).
     """
     if single_thread:
         cv2.setNumThreads(1)
+    if parent_pid is not None:
+        watch_parent(parent_pid)
+
+
+def _start_time(pid: int) -> str | None:
+    """Start time of a process (Linux ``/proc``), to tell it from a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()
+    if fields and fields[0] in ("Z", "X"):  # a zombie is dead
+        return None
+    return fields[19] if len(fields) > 19 else None
+
+
+def _alive(pid: int, started: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    return started is None or _start_time(pid) == started
+
+
+def watch_parent(parent_pid: int, interval: float = PARENT_POLL_S) -> threading.Thread:
+    """End this process (``os._exit``) soon after process ``parent_pid`` ends.
+
+    Workers of a ``forkserver`` or ``spawn`` pool are not children of the process that
+    asked for them, so ``prctl(PR_SET_PDEATHSIG)`` (which follows the real parent) cannot
+    be used; a daemon thread polls instead: the pid must exist and (on Linux) keep its
+    start time, so that a reused pid is not taken for the parent. A worker killed while
+    writing leaves only a temporary file, which the next run deletes.
+
+    Returns:
+        The watching thread (a daemon).
+    """
+    started = _start_time(parent_pid)
+
+    def watch() -> None:
+        while _alive(parent_pid, started):
+            time.sleep(interval)
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name="mtfas-watch-parent", daemon=True)
+    thread.start()
+    return thread

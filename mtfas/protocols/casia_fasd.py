@@ -9,21 +9,35 @@ Layout of the official release (Zhang et al., ICB 2012; ``root`` holds it)::
     train_release/1/1.avi ... 8.avi, HR_1.avi ... HR_4.avi    subjects 1-20
     test_release/1/...                                         subjects 1-30
 
+Source of the facts below: Idiap's interface ``bob.db.casia_fasd`` 2.0.10 (PyPI), file
+``bob/db/casia_fasd/models.py`` (``File.get_type``, ``File.get_quality``,
+``File.get_clientid``, ``File.bbx``) and its shipped tree
+``bob/db/casia_fasd/face-locations/``.
+
 Twelve videos per subject: ``1``, ``2``, ``HR_1`` live; ``3``, ``4``, ``HR_2`` warped
-print; ``5``, ``6``, ``HR_3`` cut print; ``7``, ``8``, ``HR_4`` video replay. ``HR_*``
-are the high-quality camera; ``1``-``8`` alternate between the low- and normal-quality
-cameras, odd = low and even = normal (**unconfirmed**: the order inside each pair is not
-documented in the paper; it only matters for the ``quality`` filter).
+print; ``5``, ``6``, ``HR_3`` cut print; ``7``, ``8``, ``HR_4`` video replay
+(``get_type``). ``HR_*`` are the high-quality camera; ``1``-``8`` alternate between the
+normal- and low-quality cameras: odd files (1, 3, 5, 7) are *normal* quality and even
+files (2, 4, 6, 8) *low* quality (``get_quality``; the same mapping is spelled out there
+as ``real_normal: 1, real_low: 2, ...``).
 
 Subject numbers restart in each folder: ``train_release/1`` and ``test_release/1`` are
 different people. The video tables therefore number subjects globally: train subject
-``s`` is ``s`` and test subject ``s`` is ``20 + s`` (:func:`subject_id`).
+``s`` is ``s`` and test subject ``s`` is ``20 + s`` (:func:`subject_id`), as
+``get_clientid`` does ("clients in the test set have IDs from 21 to 50").
 
-The release has no face annotations (faces come from a detector) and no dev split (one
-is carved from the training subjects, see :mod:`mtfas.protocols.subjects`).
+The release itself has no face annotations and no dev split (one is carved from the
+training subjects, see :mod:`mtfas.protocols.subjects`). ``bob.db.casia_fasd`` ships
+face locations of all 600 videos in :data:`FACE_LOCATIONS` ``/<split folder>/<subject>/
+<file>.face`` (e.g. ``face-locations/train_release/3/HR_1.face``): one line per frame,
+``frame x y w h`` (integers, frames numbered from 0, rows contiguous), all zeros where
+its detector found no face (580 such lines in 151 files). The data modules read that tree
+unchanged through ``face_boxes`` (:mod:`mtfas.datamodules.face_boxes`).
 
 >>> casia_file("HR_3")
 CASIAFile(name='HR_3', pai='cut_print', quality='high')
+>>> casia_file("1").quality, casia_file("2").quality
+('normal', 'low')
 >>> len(casia_fasd_videos())
 600
 """
@@ -50,11 +64,14 @@ FILE_NAMES: tuple[str, ...] = (
     "1", "2", "3", "4", "5", "6", "7", "8", "HR_1", "HR_2", "HR_3", "HR_4",
 )
 VIDEO_EXTENSION = ".avi"
+#: Name of the face-location tree shipped by ``bob.db.casia_fasd`` (mirrors the release).
+FACE_LOCATIONS = "face-locations"
 
 LAYOUT = """\
   train_release/<1..20>/1.avi .. 8.avi, HR_1.avi .. HR_4.avi
   test_release/<1..30>/1.avi .. 8.avi, HR_1.avi .. HR_4.avi
-  (1, 2, HR_1 live; 3, 4, HR_2 warped print; 5, 6, HR_3 cut print; 7, 8, HR_4 replay)"""
+  (1, 2, HR_1 live; 3, 4, HR_2 warped print; 5, 6, HR_3 cut print; 7, 8, HR_4 replay;
+   odd files normal quality, even files low, HR_* high)"""
 
 
 @dataclass(frozen=True)
@@ -84,7 +101,7 @@ def casia_file(name: str) -> CASIAFile | None:
         number = int(name[3:])
         return CASIAFile(name, CASIA_PAI_NAMES[number - 1], "high")
     number = int(name)
-    return CASIAFile(name, CASIA_PAI_NAMES[(number - 1) // 2], "low" if number % 2 else "normal")
+    return CASIAFile(name, CASIA_PAI_NAMES[(number - 1) // 2], "normal" if number % 2 else "low")
 
 
 def subject_id(split: str, folder_number: int) -> int:

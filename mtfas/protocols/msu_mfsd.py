@@ -16,8 +16,24 @@ attacks. Some copies nest the two folders under ``scene01/``; the data module ac
 both. Some phone videos are stored sideways (with or without rotation metadata).
 
 The official lists (:data:`OFFICIAL_SPLIT`) were checked against two independent public
-copies of ``train_sub_list.txt`` / ``test_sub_list.txt`` (they agree); they are used only
-when a copy lacks the files and no lists are given.
+copies of ``train_sub_list.txt`` / ``test_sub_list.txt`` (they agree), and agree with the
+copies Idiap's ``bob.db.msu_mfsd_mod`` 2.2.9 ships (``folds/train_sub_list.txt``,
+``folds/test_sub_list.txt``); they are used only when a copy lacks the files and no lists
+are given. The 280 video names with their extensions (:func:`msu_mfsd_videos`) are those
+of that package's ``folds/msu_mfsd_mod_realvids.txt`` and ``msu_mfsd_mod_attackvids.txt``.
+
+Rotated videos (same package, ``rotated_videos/rotated_videos.txt``, read by
+``create.py``; ``models.py`` ``File.load`` flips them with ``video[:, :, ::-1, ::-1]``):
+six live Android videos, of clients 3, 5, 6, 7, 8 and 9, are stored upside down, and
+Idiap's interface turns their decoded frames by 180 degrees (:data:`IDIAP_ROTATED`;
+``create.py`` notes that no attack video needs it). Whether these files also carry
+rotation metadata that OpenCV would honour is not stated; the data module therefore
+applies the 180 degrees only on request (``rotate="idiap"``), in place of the metadata.
+
+Face files: ``models.py`` (``File.facefile``, ``File.bbx``) reads ``<video>.face`` beside
+the video, comma-separated, one line per frame: ``frame, x1, y1, x2, y2`` (``bbx``
+turns columns 4-5 into width and height) followed by the left and right eye's x, y. The
+frame base of that column is not stated.
 
 >>> MSUName.parse("attack_client003_android_SD_iphone_video_scene01").pai
 'iphone_video'
@@ -46,6 +62,11 @@ OFFICIAL_SPLIT: dict[str, tuple[int, ...]] = {
     "train": (2, 3, 5, 6, 7, 8, 9, 11, 12, 21, 22, 34, 53, 54, 55),
     "test": (1, 13, 14, 23, 24, 26, 28, 29, 30, 32, 33, 35, 36, 37, 39, 42, 48, 49, 50, 51),
 }
+#: Videos stored upside down: Idiap's interface turns them by 180 degrees
+#: (``bob.db.msu_mfsd_mod`` 2.2.9, ``rotated_videos/rotated_videos.txt``).
+IDIAP_ROTATED: tuple[str, ...] = tuple(
+    f"real/real_client{c:03d}_android_SD_scene01" for c in (3, 5, 6, 7, 8, 9)
+)
 #: The list files at the root of a copy.
 LIST_FILES: dict[str, str] = {"train": "train_sub_list.txt", "test": "test_sub_list.txt"}
 #: Videos per client in the official release.

@@ -7,7 +7,8 @@ two always agree. No heavy imports: usable in worker processes.
 Layout of the official release (``root`` is the folder that holds it)::
 
     Train_files/1_1_01_1.avi   Phone_Session_User_File.avi, users 1-20
-    Train_files/1_1_01_1.txt   eye positions, one line per frame: frame, x1, y1, x2, y2
+    Train_files/1_1_01_1.txt   eye positions, one line per frame:
+                               frame, right eye x, y, left eye x, y (frames from 0)
     Dev_files/...              users 21-35
     Test_files/...             users 36-55
     Protocols/Protocol_1/Train.txt, Dev.txt, Test.txt
@@ -17,6 +18,15 @@ Layout of the official release (``root`` is the folder that holds it)::
 
 A protocol line is ``label,video``, e.g. ``+1,1_1_01_1``: ``+1`` is live, ``-1`` print and
 ``-2`` replay.
+
+Checked against Idiap's interface ``bob.db.oulunpu`` 0.1.2 (PyPI): the protocol tables
+(:func:`oulu_npu_protocols`) give exactly the videos of its 42 lists of the official
+protocols (``bob/db/oulunpu/lists/Protocol_{1,2,3_k,4_k}/{train,dev,eval}``). The eye
+files: ``query.py`` (``File.annotations``) reads each line as ``frame, x_eye_right,
+y_eye_right, x_eye_left, y_eye_left`` and keys it by the frame number as written, and
+``test.py`` (``test_annotations``, run on the real data) reads the annotation of frame
+``'0'`` of the first video: the files number frames from 0 (the data module's
+``eye_frame_base=0``). The right eye (subject's) is the one with the smaller x.
 
 >>> lists = oulu_npu_protocols()
 >>> [len(lists[f"Protocols/Protocol_1/{s}.txt"]) for s in ("Train", "Dev", "Test")]
@@ -149,7 +159,7 @@ def check_protocol(protocol: int | str, fold: int | None) -> None:
         )
 
 
-def protocol_file(protocol: int, fold: int | None, split: str) -> PurePosixPath:
+def protocol_file(protocol: int | str, fold: int | None, split: str) -> PurePosixPath:
     """Path of a protocol file relative to the root, e.g. ``Protocols/Protocol_3/Dev_2.txt``."""
     check_protocol(protocol, fold)
     stem = PROTOCOL_STEMS[split] + ("" if fold is None else f"_{fold}")

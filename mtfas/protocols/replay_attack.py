@@ -15,9 +15,16 @@ Layout of the official release (``root`` is the folder that holds it)::
                                one line per frame: frame x y w h (zeros: no face)
 
 The species is the attack device (``print``, ``mobile``, ``highdef``); the support
-(``fixed`` / ``hand``) is the attack folder. Protocols: ``grandtest`` (every video), and
-sub-protocols keeping every live video and only the attacks of one device (``print``,
-``mobile``, ``highdef``) or one support (``fixed``, ``hand``).
+(``fixed`` / ``hand``) is the attack folder. Source: Idiap's ``bob.db.replay`` 3.0.9
+(PyPI), ``create.py`` (``parse_attack_filename``: device, client, camera, photo/video and
+lighting are the 2nd, 3rd, 5th, 6th and 7th ``_`` fields, the support the parent folder;
+``parse_real_filename``), ``models.py`` (``bbx``: ``frame x y w h`` face locations), and
+``test.py`` (counts: 200 live videos, 60 / 60 / 80 per split; attacks 1000 in
+``grandtest``, 200 ``print``, 400 ``mobile``, 400 ``highdef``, 30 / 30 / 40 % per split).
+
+Protocols: ``grandtest`` (every video), and sub-protocols keeping every live video and
+only the attacks of one device (``print``, ``mobile``, ``highdef``) or one support
+(``fixed``, ``hand``).
 
 >>> name = ReplayName.parse("attack_mobile_client007_session01_mobile_video_adverse")
 >>> name.pai, name.medium, name.lighting
@@ -49,8 +56,10 @@ ATTACK_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "highdef": (("highdef", "photo"), ("highdef", "video")),
 }
 PROTOCOLS: tuple[str, ...] = ("grandtest", *DEVICES, *SUPPORTS)
-#: Clients of each split in the synthetic release (15 / 15 / 20; the real ids differ and
-#: are read from the names).
+#: Clients of each split in the synthetic release (15 / 15 / 20, the paper's counts). The
+#: real ids differ and are read from the names: 50 clients, with ids such as 3 and 21 and
+#: 101-119 but not 0, 32 or 100 (``bob.db.replay`` 3.0.9, ``test.py``,
+#: ``test09_queryClients``); which split holds which comes from the release's folders.
 OFFICIAL_CLIENTS: dict[str, range] = {
     "train": range(1, 16),
     "dev": range(16, 31),
@@ -178,8 +187,8 @@ def replay_attack_videos(
     With the defaults and the official client counts: 60/60/80 live and 300/300/400
     attack videos.
     """
-    lightings, takes, supports, devices = (list(x) for x in (lightings, takes, supports,
-                                                              devices))
+    lightings, takes = list(lightings), list(takes)
+    supports, devices = list(supports), list(devices)
     videos = []
     for split in SPLIT_ORDER:
         for client in clients[split]:

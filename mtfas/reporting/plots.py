@@ -41,8 +41,8 @@ _EPS = 5e-4
 def figure_to_array(figure: Figure) -> np.ndarray:
     """Render a figure to an ``H x W x 3`` uint8 RGB array."""
     canvas = FigureCanvasAgg(figure)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+    canvas.draw()  # type: ignore[no-untyped-call]
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()  # type: ignore[no-untyped-call]
 
 
 def usable_splits(scores: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
@@ -185,7 +185,13 @@ def score_histogram_figure(
         for name in species:
             chosen = part[part["pai"] == name]["score"]
             if len(chosen):
-                ax.hist(chosen, bins=edges, alpha=0.55, label=f"{name} (n={len(chosen)})")
+                # matplotlib takes an array of edges; its stubs only list sequences
+                ax.hist(
+                    chosen,
+                    bins=edges,  # type: ignore[arg-type]
+                    alpha=0.55,
+                    label=f"{name} (n={len(chosen)})",
+                )
         if thresholds and split in thresholds:
             ax.axvline(thresholds[split], color="black", linestyle="--", label="threshold")
         ax.set(title=f"{title}: {split}", xlabel="score (higher = attack)", ylabel="count")

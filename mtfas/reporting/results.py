@@ -30,6 +30,7 @@ from torchmetrics.utilities.data import dim_zero_cat
 from mtfas.metrics.functional import aggregate_by_video
 from mtfas.metrics.pad import PADMetrics
 from mtfas.metrics.report import PADReport
+from mtfas.reporting.tables import markdown_table, write_csv, write_text
 
 __all__ = [
     "RESULTS_CSV",
@@ -196,13 +197,6 @@ def _format_value(key: str, value: float | None) -> str:
     return f"{100.0 * value:.2f}"
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured markdown table (no trailing newline)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def write_test_results(
     out_dir: str | Path,
     scores: pd.DataFrame,
@@ -215,15 +209,15 @@ def write_test_results(
         The written paths by kind (``"scores"``, ``"results_csv"``, ``"results_md"``).
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = {
         "scores": out / SCORES_CSV,
         "results_csv": out / RESULTS_CSV,
         "results_md": out / RESULTS_MD,
     }
-    scores.to_csv(paths["scores"], index=False)
-    results_table(reports).to_csv(paths["results_csv"], index=False)
-    paths["results_md"].write_text(results_markdown(reports, title), encoding="utf-8")
+    # Atomic writes: a reader (mtfas report) never sees a half-written file.
+    write_csv(paths["scores"], scores)
+    write_csv(paths["results_csv"], results_table(reports))
+    write_text(paths["results_md"], results_markdown(reports, title))
     return paths
 
 

@@ -1,31 +1,57 @@
 """Collect several test runs (folds, seeds) into one table with mean +- std.
 
-``mtfas report RUN_DIR... [--report test] [--out DIR]`` reads the ``results.csv`` every
-test run writes (:mod:`mtfas.reporting.results`). A folder without ``results.csv`` is searched
-recursively, so the parent of several runs can be given. It writes ``report.csv`` (one row
-per run, then ``mean`` and ``std``; rates as fractions) and ``report.md`` (percent, with a
-``mean ± std`` row) to ``--out`` and prints the markdown. ``std`` is the sample standard
-deviation (``n - 1``); with one run it is undefined and shown as ``-``. A species absent
-from some runs is averaged over the runs that have it, and the markdown says so.
+:func:`collect_runs` reads the ``results.csv`` every test run writes
+(:mod:`mtfas.reporting.results`); a folder without one is searched recursively, so the
+parent of several runs can be given. A results file that cannot be read completely (cut
+short, rows of the wrong length, columns missing) is refused by name, never averaged.
+
+Runs are only averaged when they are runs of one experiment: the same method (model class
+and arguments) on the same data (data module class and arguments, ignoring the fold or
+sub-protocol, paths, workers and batch sizes), as recorded in the ``config.yaml`` that the
+command line saves beside each run (read as data with ``yaml.safe_load``). Runs that differ
+are refused unless ``mixed=True`` (``mtfas report --mixed``); runs without a saved
+configuration cannot be checked and are counted in the markdown notes.
+
+``std`` is the sample standard deviation (``n - 1``); with one run it is undefined and the
+mean is shown as ``n=1``. A species absent from some runs is averaged over the runs that
+have it, and the markdown says so.
 """
 
 from __future__ import annotations
 
-import argparse
-import math
+import csv
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
-from mtfas.errors import ConfigError, DatasetError
-from mtfas.reporting.results import RESULTS_CSV, markdown_table
+from mtfas.errors import DatasetError
+from mtfas.reporting.results import RESULTS_CSV
+from mtfas.reporting.tables import markdown_table, mean_std, percent, spread
 
-__all__ = ["collect_runs", "find_runs", "report_main", "runs_markdown", "summarise_runs"]
+__all__ = [
+    "REPORT_CSV",
+    "REPORT_MD",
+    "collect_runs",
+    "find_runs",
+    "read_results",
+    "run_identity",
+    "runs_markdown",
+    "summarise_runs",
+]
 
 REPORT_CSV = "report.csv"
 REPORT_MD = "report.md"
+#: The configuration LightningCLI saves in each run folder.
+RUN_CONFIG = "config.yaml"
+#: Data arguments that do not change what the data is (folds are averaged on purpose).
+_SAME_DATA_KEYS = frozenset({
+    "fold", "subprotocol", "root", "data_root", "cache_dir", "num_workers",
+    "preprocess_workers", "batch_size", "eval_batch_size", "pin_memory",
+})
 #: Columns shown in the markdown table, in order (species columns go after ``apcer``).
 _SHOWN = ("apcer", "apcer_pooled", "bpcer", "acer", "hter", "eer", "auc")
 _LABELS = {
@@ -37,6 +63,7 @@ _LABELS = {
     "eer": "EER",
     "auc": "AUC",
 }
+_REQUIRED = ("report", "apcer", "bpcer", "acer")
 
 
 def find_runs(paths: Sequence[str | Path]) -> list[Path]:
@@ -64,6 +91,62 @@ def find_runs(paths: Sequence[str | Path]) -> list[Path]:
     return runs
 
 
+def read_results(path: str | Path) -> pd.DataFrame:
+    """Read a ``results.csv`` completely, or refuse it by name.
+
+    Raises:
+        DatasetError: If the file cannot be read, is cut short, has rows of another length
+            than its header, or lacks the columns of an mtfas results file.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"cannot read {path}: {exc}") from exc
+    rows = list(csv.reader(text.splitlines()))
+    problem = None
+    if not rows or not text.endswith("\n"):
+        problem = "it is empty or cut short (no final line end)"
+    elif any(c not in rows[0] for c in _REQUIRED):
+        problem = f"it lacks the columns {[c for c in _REQUIRED if c not in rows[0]]}"
+    elif len(rows) < 2:
+        problem = "it holds no report"
+    else:
+        bad = [i + 1 for i, row in enumerate(rows) if len(row) != len(rows[0])]
+        if bad:
+            problem = f"lines {bad} do not have the {len(rows[0])} fields of its header"
+    if problem:
+        raise DatasetError(
+            f"{path} is not a complete mtfas results file: {problem}. Rerun `mtfas test` for "
+            "that run, or leave its folder out."
+        )
+    return pd.read_csv(path)
+
+
+def run_identity(run: Path) -> tuple[str, str] | None:
+    """``(method, data)`` of a run from its saved ``config.yaml``; ``None`` if it has none.
+
+    Raises:
+        DatasetError: If the saved configuration cannot be parsed.
+    """
+    path = run / RUN_CONFIG
+    if not path.is_file():
+        return None
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise DatasetError(f"cannot read the run configuration {path}: {exc}") from exc
+    model = config.get("model") or {}
+    data = config.get("data") or {}
+    data_args = {
+        k: v for k, v in (data.get("init_args") or {}).items() if k not in _SAME_DATA_KEYS
+    }
+    method = json.dumps([model.get("class_path"), model.get("init_args")], sort_keys=True,
+                        default=str)
+    described = json.dumps([data.get("class_path"), data_args], sort_keys=True, default=str)
+    return method, described
+
+
 def _label(run: Path, runs: Sequence[Path]) -> str:
     if len(runs) == 1:
         return run.name or str(run)
@@ -72,24 +155,47 @@ def _label(run: Path, runs: Sequence[Path]) -> str:
     return str(relative) if str(relative) != "." else run.name
 
 
-def collect_runs(paths: Sequence[str | Path], report: str = "test") -> pd.DataFrame:
+def _check_same_experiment(runs: Sequence[Path], mixed: bool) -> int:
+    """Refuse runs of different methods or data; return how many could not be checked."""
+    identities = {run: run_identity(run) for run in runs}
+    known = {run: ident for run, ident in identities.items() if ident is not None}
+    for index, what in ((0, "methods (model class or arguments)"), (1, "data")):
+        groups: dict[str, list[str]] = {}
+        for run, ident in known.items():
+            groups.setdefault(ident[index], []).append(str(run))
+        if len(groups) > 1 and not mixed:
+            listing = "; ".join(f"[{', '.join(g)}]" for g in groups.values())
+            raise DatasetError(
+                f"these runs are of different {what} and would be averaged together: "
+                f"{listing}. Report each group separately, or pass --mixed to average them "
+                "anyway."
+            )
+    return len(runs) - len(known)
+
+
+def collect_runs(
+    paths: Sequence[str | Path], report: str = "test", mixed: bool = False
+) -> pd.DataFrame:
     """One row per run: ``run``, ``worst_species`` and the values of one report.
 
     Args:
         paths: Run folders, or folders holding runs.
         report: Which report of each run: ``test`` (dev threshold), ``dev`` or
             ``test_idealised``.
+        mixed: Average runs of different methods or data too.
+
+    Returns:
+        The table; ``attrs["unchecked"]`` counts the runs without a saved configuration.
 
     Raises:
-        DatasetError: If no run is found, a results file is malformed, or a run lacks
-            the report.
+        DatasetError: If no run is found, a results file is incomplete or malformed, a run
+            lacks the report, or the runs differ in method or data (without ``mixed``).
     """
     runs = find_runs(paths)
+    unchecked = _check_same_experiment(runs, mixed)
     rows = []
     for run in runs:
-        table = pd.read_csv(run / RESULTS_CSV)
-        if "report" not in table.columns:
-            raise DatasetError(f"{run / RESULTS_CSV} is not an mtfas results file (no 'report').")
+        table = read_results(run / RESULTS_CSV)
         match = table[table["report"] == report]
         if match.empty:
             raise DatasetError(
@@ -98,7 +204,9 @@ def collect_runs(paths: Sequence[str | Path], report: str = "test") -> pd.DataFr
             )
         row = match.iloc[0].drop(labels="report").to_dict()
         rows.append({"run": _label(run, runs), **row})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["unchecked"] = unchecked
+    return table
 
 
 def summarise_runs(table: pd.DataFrame) -> pd.DataFrame:
@@ -108,13 +216,12 @@ def summarise_runs(table: pd.DataFrame) -> pd.DataFrame:
     species absent from a run) are left out of that column's mean and std.
     """
     numeric = table.select_dtypes("number")
-    mean = {"run": "mean", **numeric.mean().to_dict()}
-    std = {"run": "std", **numeric.std(ddof=1).to_dict()}
-    return pd.concat([table, pd.DataFrame([mean, std])], ignore_index=True)
-
-
-def _pct(value: float) -> str:
-    return "-" if value is None or math.isnan(value) else f"{100 * value:.2f}"
+    stats = {column: mean_std(numeric[column]) for column in numeric.columns}
+    mean = {"run": "mean", **{c: s[0] for c, s in stats.items()}}
+    std = {"run": "std", **{c: s[1] for c, s in stats.items()}}
+    summary = pd.concat([table, pd.DataFrame([mean, std])], ignore_index=True)
+    summary.attrs.update(table.attrs)
+    return summary
 
 
 def runs_markdown(summary: pd.DataFrame, title: str = "Runs", report: str = "test") -> str:
@@ -123,57 +230,32 @@ def runs_markdown(summary: pd.DataFrame, title: str = "Runs", report: str = "tes
     mean = summary[summary["run"] == "mean"].iloc[0]
     std = summary[summary["run"] == "std"].iloc[0]
     species = [c for c in summary.columns if c.startswith("apcer/")]
-    columns = ["apcer", *species, *_SHOWN[1:]]
+    columns = ["apcer", *species, *(c for c in _SHOWN[1:] if c in summary.columns)]
     header = ["run", *(_LABELS[c] if c in _LABELS else f"APCER {c[6:]}" for c in columns)]
     header.insert(2, "worst species")
     rows = []
     for _, row in runs.iterrows():
-        cells = [str(row["run"]), *(_pct(row[c]) for c in columns)]
+        cells = [str(row["run"]), *(percent(row[c]) for c in columns)]
         cells.insert(2, str(row.get("worst_species", "")))
         rows.append(cells)
-    spread = [_pct(mean[c]) + ("" if math.isnan(std[c]) else f" ± {_pct(std[c])}") for c in columns]
-    rows.append(["mean ± std", spread[0], "", *spread[1:]])
+    counts = {c: int(runs[c].notna().sum()) for c in columns}
+    cells = [spread(mean[c], std[c], counts[c]) for c in columns]
+    rows.append(["mean ± std", cells[0], "", *cells[1:]])
     notes = [
         f"{len(runs)} run(s), report `{report}`; rates in percent; std is the sample standard "
         "deviation over runs."
     ]
     for column in species:
-        present = int(runs[column].notna().sum())
-        if present < len(runs):
+        if counts[column] < len(runs):
             notes.append(
-                f"{column}: the species is absent from {len(runs) - present} run(s); its "
-                f"mean is over the {present} run(s) that have it."
+                f"{column}: the species is absent from {len(runs) - counts[column]} run(s); "
+                f"its mean is over the {counts[column]} run(s) that have it."
             )
+    unchecked = int(summary.attrs.get("unchecked", 0))
+    if unchecked:
+        notes.append(
+            f"{unchecked} run(s) have no saved {RUN_CONFIG}: whether they are of the same "
+            "method and data could not be checked."
+        )
     return "\n".join([f"### {title}", "", markdown_table(header, rows), "", *notes]) + "\n"
 
-
-def report_main(argv: Sequence[str]) -> int:
-    """``mtfas report``: collect runs into one table with mean +- std."""
-    parser = argparse.ArgumentParser(
-        prog="mtfas report",
-        allow_abbrev=False,
-        description="Collect the results.csv of several test runs (folds, seeds) into one "
-        "table with mean +- std; writes report.csv and report.md.",
-    )
-    parser.add_argument("runs", nargs="+", help="Run folders, or folders holding runs.")
-    parser.add_argument(
-        "--report",
-        default="test",
-        choices=["test", "dev", "test_idealised"],
-        help="test: at the dev-chosen threshold (default); dev; test_idealised.",
-    )
-    parser.add_argument("--out", default=".", help="Folder for report.csv and report.md.")
-    parser.add_argument("--title", default="Runs", help="Heading of the markdown table.")
-    args = parser.parse_args(list(argv))
-    try:
-        summary = summarise_runs(collect_runs(args.runs, args.report))
-    except (DatasetError, ConfigError) as exc:
-        parser.exit(2, f"mtfas report: error: {exc}\n")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    summary.to_csv(out / REPORT_CSV, index=False)
-    markdown = runs_markdown(summary, args.title, args.report)
-    (out / REPORT_MD).write_text(markdown, encoding="utf-8")
-    print(markdown)
-    print(f"Wrote {out / REPORT_CSV} and {out / REPORT_MD}")
-    return 0

@@ -22,7 +22,8 @@ def similarity(scale: float, angle_deg: float, src: tuple[float, float] | np.nda
 
 def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Applies a 3x3 affine map to ``(N, 2)`` points."""
-    return pts @ m[:2, :2].T + m[:2, 2]
+    out: np.ndarray = pts @ m[:2, :2].T + m[:2, 2]
+    return out
 
 
 def box_corners(box: np.ndarray) -> np.ndarray:

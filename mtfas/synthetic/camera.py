@@ -142,7 +142,8 @@ def _demosaic(raw: np.ndarray) -> np.ndarray:
 def _metering(n: int) -> np.ndarray:
     g = np.exp(-0.5 * ((np.arange(n) + 0.5 - 0.5 * n) / (0.3 * n)) ** 2)
     w = np.outer(g, g)
-    return (w / w.sum()).astype(F32)
+    weights: np.ndarray = (w / w.sum()).astype(F32)
+    return weights
 
 
 class Camera:
@@ -201,4 +202,5 @@ class Camera:
         if n != self.size:
             y = cv2.resize(y, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
         np.clip(y, 0.0, 255.0, out=y)
-        return (y + 0.5).astype(np.uint8)
+        image: np.ndarray = (y + 0.5).astype(np.uint8)
+        return image

@@ -9,6 +9,7 @@ same size relative to the sampling grid at every output resolution.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -231,7 +232,8 @@ def _pentile_rb(phase: float) -> tuple[Harmonic, ...]:
 
 
 DISPLAYS: dict[int, DisplaySpec] = {
-    3: DisplaySpec("replay1", 2.2, tuple(_stripe_channel(c) for c in range(3)), 0.6, 0.85,
+    3: DisplaySpec("replay1", 2.2, (_stripe_channel(0), _stripe_channel(1), _stripe_channel(2)),
+                   0.6, 0.85,
                    (0.90, 0.98, 1.10), 0.05, 0.6, 0.10, 0.020, 0.03, 0.035, 0.30),
     4: DisplaySpec("replay2", 1.9, (_pentile_rb(0.0), _PENTILE_G, _pentile_rb(0.6 * np.pi)), 1.0,
                    1.20, (1.02, 1.00, 0.95), 0.025, 0.9, 0.22, 0.035, 0.05, 0.05, 0.45),
@@ -242,7 +244,7 @@ N_DEVICES: int = len(DEVICES)
 N_SESSIONS: int = len(SESSIONS)
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int | np.integer[Any]]:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 

@@ -122,7 +122,7 @@ class _Canvas:
 
 def _noise(rng: np.random.Generator, shape: tuple[int, int], sx: float, sy: float) -> np.ndarray:
     """Zero-mean, unit-std Gaussian noise low-passed with sigmas ``(sx, sy)`` pixels."""
-    n = rng.standard_normal(shape, dtype=F32)
+    n: np.ndarray = rng.standard_normal(shape, dtype=F32)
     n = cv2.GaussianBlur(n, (0, 0), sigmaX=sx, sigmaY=sy, borderType=cv2.BORDER_REFLECT)
     std = float(n.std())
     return n / F32(std if std > 1e-8 else 1.0)

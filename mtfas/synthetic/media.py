@@ -42,8 +42,9 @@ def _screen(spec: PrintSpec, channel: int, h: int, w: int, ss: float,
         t = math.radians(spec.angles[channel])
         c, s = math.cos(t), math.sin(t)
         p1, p2 = rng.uniform(0, 2 * math.pi, 2)
-        return 0.5 + 0.25 * (_plane_cos(k * c, k * s, p1, h, w)
-                             + _plane_cos(-k * s, k * c, p2, h, w))
+        thr: np.ndarray = 0.5 + 0.25 * (_plane_cos(k * c, k * s, p1, h, w)
+                                        + _plane_cos(-k * s, k * c, p2, h, w))
+        return thr
     q = spec.period * ss
     ox, oy = (2 * channel) % 4, (3 * channel) % 4
     ix = (np.floor(np.arange(w) / q).astype(np.int64) + ox) % 4
@@ -104,12 +105,13 @@ def make_print(photo: np.ndarray, spec: PrintSpec, ss: float, photo_px: float,
         ink[..., c] = (cover[..., c] - thr) * inv_soft
     np.clip(ink + F32(0.5), 0.0, 1.0, out=ink)
     others = ink.sum(axis=2, keepdims=True) - ink
-    refl = (1.0 - F32(spec.density) * ink) * (1.0 - F32(0.04) * others)
+    refl: np.ndarray = (1.0 - F32(spec.density) * ink) * (1.0 - F32(0.04) * others)
     refl *= np.asarray(spec.paper, F32)
     refl = cv2.GaussianBlur(refl, (0, 0), spec.ink_blur * ss)
-    fibre = rng.standard_normal((h, w), dtype=F32)
-    fibre = cv2.GaussianBlur(fibre, (0, 0), sigmaX=0.5 * ss, sigmaY=1.4 * ss)
-    mottle = rng.standard_normal((max(h // 16, 2), max(w // 16, 2)), dtype=F32)
+    fibre: np.ndarray = rng.standard_normal((h, w), dtype=F32)
+    # cv2 types its results as any-dtype arrays; this one keeps fibre's float32
+    fibre = cast(np.ndarray, cv2.GaussianBlur(fibre, (0, 0), sigmaX=0.5 * ss, sigmaY=1.4 * ss))
+    mottle: np.ndarray = rng.standard_normal((max(h // 16, 2), max(w // 16, 2)), dtype=F32)
     mottle = cv2.resize(mottle, (w, h), interpolation=cv2.INTER_CUBIC)
     fibre *= F32(spec.texture / max(float(fibre[::4, ::4].std()), 1e-6))
     tex = fibre + F32(0.5 * spec.texture) * mottle + F32(1.0)
@@ -121,7 +123,7 @@ def make_print(photo: np.ndarray, spec: PrintSpec, ss: float, photo_px: float,
     arg = 2 * math.pi * xs / lam + ph
     shading = (1.0 + 0.9 * (2 * math.pi * amp / lam) * np.cos(arg)).astype(F32)
     tex *= shading[None, :]
-    rgba = np.empty((h, w, 4), F32)
+    rgba: np.ndarray = np.empty((h, w, 4), F32)
     np.multiply(refl, tex[..., None], out=rgba[..., :3])
     rgba[..., 3] = 1.0
     map_x = np.broadcast_to((xs + amp * np.sin(arg)).astype(F32)[None, :], (h, w))

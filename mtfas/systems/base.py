@@ -10,49 +10,85 @@ Evaluation discipline:
   ``[dev_loader, test_loader]``: the threshold is chosen on the dev scores (dataloader 0)
   and applied unchanged to the test scores (dataloader 1), in one ``trainer.test`` call.
   Given a single test loader, the stored threshold (from the last validation or the
-  checkpoint) is used instead. Test numbers at the test set's own EER threshold are
-  reported too, but only under names ending in ``_idealised``.
+  checkpoint) is used instead. The number of loaders comes from the trainer
+  (``trainer.num_test_batches``); more than two is a :class:`ConfigError` and an empty
+  loader an :class:`EmptySplitError` naming it. Test numbers at the test set's own EER
+  threshold are reported too, but only under names ending in ``_idealised``.
+* Prediction decides at the level the threshold was chosen at: ``predict_step`` gives
+  frame scores and frame decisions (labelled so), :meth:`FASSystem.predict_decisions`
+  averages them per video (``video_level=True``) exactly as :class:`mtfas.Predictor`
+  does; comparisons are in ``float64``.
 * Every ``test`` writes ``scores.csv`` (per-video scores of dev and test),
   ``results.csv`` and ``results.md`` to the run folder (see :mod:`mtfas.reporting.results`).
 * Checkpoints carry what prediction needs (student class and init args, input size,
-  crop scale, threshold; see :mod:`mtfas.inference.checkpoint`).
+  crop scale, threshold; see :mod:`mtfas.inference.checkpoint`), and what a resumed fit
+  needs beyond Lightning's own state (:data:`TRAINING_STATE_KEY`: the skipped-step
+  counters and the global random states, restored when training starts).
+* One training step is one step: however many optimisers a system steps in a batch,
+  ``trainer.global_step`` advances once (:meth:`FASSystem.step_optimizer`), so
+  ``max_steps``, checkpoint intervals and names and ``teacher_warmup_steps`` count
+  training steps.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 import torch
 from lightning.pytorch import LightningModule
+from lightning.pytorch.core.optimizer import LightningOptimizer, do_nothing_closure
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from torch import Tensor, nn
 
 from mtfas.errors import ConfigError, EmptySplitError, NonFiniteLossError
 from mtfas.metrics import PADMetrics, PADReport
+from mtfas.models.score import map_score
 from mtfas.systems.distributed import any_rank
-from mtfas.systems.losses import all_finite, map_score
+from mtfas.systems.losses import all_finite
+from mtfas.systems.rng import collect_rng_states, restore_rng_states
 from mtfas.transforms import normalise_batch
 
 ThresholdMethod = Literal["eer", "bpcer", "apcer"]
 
-
-# FASSystem normalises uint8 batches in on_after_batch_transfer on purpose; Lightning
-# warns about that hook whenever a LightningDataModule is passed. Silence only that note.
-warnings.filterwarnings(
-    "ignore",
-    message=r"You have overridden `on_after_batch_transfer` in `LightningModule` but have "
-    r"passed in a `LightningDataModule`",
-)
+#: Checkpoint key of what a resumed fit needs beyond the weights, optimisers and loops.
+TRAINING_STATE_KEY = "mtfas_training_state"
 
 
 @rank_zero_only
 def _print(text: str) -> None:
     print(text, flush=True)
+
+
+def _test_loader_roles(counts: Sequence[int | float]) -> tuple[str, ...]:
+    """The role of each test loader (``("dev", "test")`` or ``("test",)``) from their sizes.
+
+    Args:
+        counts: ``trainer.num_test_batches``: batches per test loader (``inf`` if unknown).
+
+    Raises:
+        ConfigError: With more than two test loaders.
+        EmptySplitError: If a test loader has no batches.
+    """
+    if len(counts) > 2:
+        raise ConfigError(
+            f"test got {len(counts)} dataloaders; a FASSystem tests on [dev_loader, "
+            "test_loader] (threshold chosen on dev, applied to test) or [test_loader] (the "
+            "stored dev threshold). Run one trainer.test per extra test set."
+        )
+    roles = ("dev", "test") if len(counts) == 2 else ("test",)
+    for index, (role, count) in enumerate(zip(roles, counts, strict=False)):
+        if count == 0:
+            raise EmptySplitError(
+                f"test dataloader {index} (the {role} loader of "
+                f"{'[dev, test]' if len(counts) == 2 else '[test]'}) has no batches: its "
+                f"{role} split is empty, or limit_test_batches leaves none of it. Check "
+                "the data module's split and limit_test_batches."
+            )
+    return roles
 
 
 class FASSystem(LightningModule):
@@ -73,6 +109,9 @@ class FASSystem(LightningModule):
             step is skipped and counted).
         print_test_report: Print the test table (rank zero) at the end of ``test``.
     """
+
+    #: The dev threshold, a registered float64 buffer (NaN until one is chosen).
+    threshold: Tensor
 
     def __init__(
         self,
@@ -107,6 +146,7 @@ class FASSystem(LightningModule):
         #: Steps skipped because of a NaN/inf loss or gradient, in total and in a row.
         self.nonfinite_steps = 0
         self._consecutive_nonfinite = 0
+        self._rng_to_restore: dict[str, Any] | None = None
         #: Reports of the last ``test`` run: ``"dev"``, ``"test"``, ``"test_idealised"``.
         self.test_reports: dict[str, PADReport] = {}
         #: Scores of the last ``test`` run (``mtfas.reporting.results.SCORE_COLUMNS``).
@@ -131,32 +171,141 @@ class FASSystem(LightningModule):
             raise ConfigError(
                 f"pai_names {self.pai_names} differ from the data module's {list(dm_names)}."
             )
-        make = lambda: PADMetrics(self.pai_names, video_level=self.video_level)  # noqa: E731
+        make: Callable[[], PADMetrics] = lambda: PADMetrics(  # noqa: E731
+            self.pai_names, video_level=self.video_level
+        )
         self.val_metrics = make()
         self.test_dev_metrics = make()
         self.test_metrics = make()
 
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Normalise uint8 images (as the data modules deliver them) to [-1, 1] on the device."""
-        return normalise_batch(batch)
-
     # ------------------------------------------------------------------ scoring
     def forward(self, images: Tensor) -> Tensor:
         """Student maps ``(B, 1, h, w)`` of a batch of images."""
-        return self.student(images)
+        maps: Tensor = self.student(images)
+        return maps
 
     def score(self, images: Tensor) -> Tensor:
         """Per-image attack scores (map means; higher = more likely an attack)."""
         return map_score(self(images))
 
-    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> dict:
-        """Scores of a batch, and decisions at the stored threshold when there is one."""
+    def predict_step(
+        self, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, Tensor]:
+        """Frame scores of a batch and, with a stored threshold, frame decisions.
+
+        Returns a dict of tensors:
+
+        * ``"score"``: the frame scores (map means) as ``float64``.
+        * ``"video"``: the batch's video ids, when the batch is a dict holding them.
+        * ``"frame_attack"`` (with a stored threshold): each frame's own score
+          ``>= threshold``, compared in ``float64``.
+        * ``"attack"``: the decisions, only with ``video_level=False``, where the threshold
+          was chosen on frame scores and a frame decision is the decision (equal to
+          ``"frame_attack"``).
+
+        With ``video_level=True`` (the default) the threshold was chosen on per-video mean
+        scores, so one frame's comparison is labelled a frame decision only: pass the
+        outputs of ``trainer.predict`` to :meth:`predict_decisions`, which averages per
+        video exactly as evaluation and :class:`mtfas.Predictor` do and decides there.
+        """
+        batch = normalise_batch(batch)
         images = batch["image"] if isinstance(batch, dict) else batch
-        scores = self.score(images)
+        scores = self.score(images).detach().to(torch.float64)
         out: dict[str, Tensor] = {"score": scores}
-        if not torch.isnan(self.threshold):
-            out["attack"] = scores >= self.threshold.to(scores.dtype)
+        if isinstance(batch, dict) and "video" in batch:
+            out["video"] = batch["video"]
+        threshold = self._stored_threshold()
+        if threshold is not None:
+            out["frame_attack"] = scores >= threshold  # float64 against a Python float
+            if not self.video_level:
+                out["attack"] = out["frame_attack"]
         return out
+
+    def _stored_threshold(self) -> float | None:
+        threshold = float(self.threshold)
+        return None if math.isnan(threshold) else threshold
+
+    def predict_decisions(self, outputs: Sequence[dict[str, Tensor]]) -> pd.DataFrame:
+        """Decisions of :meth:`predict_step` outputs, at the level the threshold was chosen at.
+
+        With ``video_level=True`` frames are averaged per video by
+        :func:`mtfas.metrics.video_means` (float64, frames added in their order), the same
+        score evaluation and :class:`mtfas.Predictor` give a video, and the mean is
+        compared with the threshold in float64. With ``video_level=False`` every frame is
+        decided on its own.
+
+        Args:
+            outputs: The list ``trainer.predict`` returned for one dataloader (one dict per
+                batch, in order).
+
+        Returns:
+            A frame with columns ``level`` (``"video"`` / ``"frame"``), ``video`` (id;
+            ``-1`` at frame level for batches without ids), ``n_frames``, ``score`` and
+            ``attack`` (nullable boolean; missing without a stored threshold). At video
+            level one row per video, ids ascending; at frame level one row per frame.
+
+        Raises:
+            ConfigError: At video level, if a batch carried no ``"video"`` ids (predict on
+                batches of the data module's dicts, or average the frames yourself).
+        """
+        from mtfas.metrics import video_means
+
+        outputs = list(outputs)
+        scores = [o["score"].detach().cpu().to(torch.float64) for o in outputs]
+        if self.video_level and any("video" not in o for o in outputs):
+            raise ConfigError(
+                "predict_decisions at video level needs the video id of every frame: the "
+                "threshold was chosen on per-video mean scores (video_level=True), so "
+                "predict on batches that carry 'video' (the data module's loaders do)."
+            )
+        videos = [
+            o["video"].detach().cpu().to(torch.int64)
+            if "video" in o
+            else torch.full((len(s),), -1, dtype=torch.int64)
+            for o, s in zip(outputs, scores, strict=True)
+        ]
+        score = torch.cat(scores) if scores else torch.zeros(0, dtype=torch.float64)
+        video = torch.cat(videos) if videos else torch.zeros(0, dtype=torch.int64)
+        if self.video_level:
+            video, score, n_frames = video_means(score, video)
+            level = "video"
+        else:
+            n_frames, level = torch.ones_like(video), "frame"
+        threshold = self._stored_threshold()
+        attack = pd.array(
+            [None] * len(score) if threshold is None else (score >= threshold).tolist(),
+            dtype="boolean",
+        )
+        return pd.DataFrame(
+            {
+                "level": level,
+                "video": video.numpy(),
+                "n_frames": n_frames.numpy(),
+                "score": score.numpy(),
+                "attack": attack,
+            }
+        )
+
+    # ------------------------------------------------------------------ stepping
+    def step_optimizer(self, optimizer: LightningOptimizer) -> None:
+        """Step ``optimizer``, counting each training step once in ``global_step``.
+
+        In manual optimisation Lightning counts every ``LightningOptimizer.step`` as a step,
+        so a system that updates a student and a teacher in one batch would advance
+        ``trainer.global_step`` (and with it ``max_steps``, ``ModelCheckpoint``'s
+        ``every_n_train_steps`` and file names, ``teacher_warmup_steps``) twice per batch.
+        Here the first optimiser step of a batch goes through ``LightningOptimizer.step``
+        (counted); later ones in the same batch go through the strategy's
+        ``optimizer_step``, the same precision-plugin path (closure,
+        ``on_before_optimizer_step`` hooks, gradient scaler) without the count. A batch whose
+        update is skipped (non-finite) steps nothing and is not counted.
+        """
+        batch = self.trainer.fit_loop.epoch_loop.total_batch_idx
+        if getattr(self, "_counted_batch", None) != batch:
+            self._counted_batch = batch
+            optimizer.step()
+        else:
+            self.trainer.strategy.optimizer_step(optimizer.optimizer, do_nothing_closure)
 
     # ------------------------------------------------------------------ bad steps
     def check_step_finite(self, *values: Tensor) -> bool:
@@ -175,13 +324,13 @@ class FASSystem(LightningModule):
         self.nonfinite_steps += 1
         self._consecutive_nonfinite += 1
         rank_zero_warn(
-            f"Non-finite loss or gradient at optimizer step {self.global_step}: batch skipped "
+            f"Non-finite loss or gradient at training step {self.global_step}: batch skipped "
             f"({self._consecutive_nonfinite} in a row, {self.nonfinite_steps} in total)."
         )
         if self._consecutive_nonfinite >= self.max_consecutive_nonfinite:
             raise NonFiniteLossError(
                 f"{self._consecutive_nonfinite} consecutive training steps produced NaN or "
-                f"infinite losses or gradients (at optimizer step {self.global_step}). Lower the "
+                f"infinite losses or gradients (at training step {self.global_step}). Lower the "
                 "learning rates (student, teacher, inner_lr), check the input data for "
                 "NaNs, or raise max_consecutive_nonfinite."
             )
@@ -193,6 +342,7 @@ class FASSystem(LightningModule):
 
     # ------------------------------------------------------------------ validation
     def _update(self, metric: PADMetrics, batch: dict[str, Tensor]) -> None:
+        batch = normalise_batch(batch)  # type: ignore[assignment]
         metric.update(self.score(batch["image"]), batch["label"], batch["pai"], batch["video"])
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:  # noqa: D102
@@ -225,15 +375,46 @@ class FASSystem(LightningModule):
     def test_step(  # noqa: D102
         self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0
     ) -> None:
-        self._n_test_loaders = max(getattr(self, "_n_test_loaders", 1), dataloader_idx + 1)
-        metric = self.test_metrics if dataloader_idx == 1 else self.test_dev_metrics
-        self._update(metric, batch)
+        role = self._test_loader_roles[dataloader_idx]
+        self._update(self.test_metrics if role == "test" else self.test_dev_metrics, batch)
 
-    def on_test_epoch_start(self) -> None:  # noqa: D102
-        self._n_test_loaders = 1
+    def on_test_epoch_start(self) -> None:
+        """Name the test loaders from the trainer: ``[dev, test]`` or ``[test]``, none empty.
+
+        Raises:
+            ConfigError: With more than two test loaders.
+            EmptySplitError: If a test loader has no batches.
+        """
+        counts = list(self.trainer.num_test_batches)
+        self._test_loader_roles = _test_loader_roles(counts)
+
+    def teardown(self, stage: str) -> None:
+        """After a ``test`` whose loaders were all empty (Lightning then skips the loop), raise.
+
+        Raises:
+            EmptySplitError: If ``trainer.test`` ran no test loop because every test loader
+                was empty.
+        """
+        super().teardown(stage)
+        if stage != "test" or self._trainer is None:
+            return
+        if self.trainer.limit_test_batches == 0:
+            rank_zero_warn("limit_test_batches=0: trainer.test evaluated nothing.")
+            return
+        if sum(self.trainer.num_test_batches) == 0:
+            _test_loader_roles(list(self.trainer.num_test_batches))  # names the empty loader
+            raise EmptySplitError(
+                "trainer.test got no test dataloader (test_dataloader() returned an empty "
+                "list): return [dev_loader, test_loader] (FASDataModule does) or [test_loader]."
+            )
 
     def on_test_epoch_end(self) -> None:  # noqa: D102
-        if self._n_test_loaders >= 2:
+        if not self._has_states(self.test_metrics) and self.test_metrics.update_count == 0:
+            raise EmptySplitError(
+                "No test scores were produced: the test dataloader yielded no batch. Check "
+                "the data module's test split (and limit_test_batches)."
+            )
+        if len(self._test_loader_roles) == 2:
             threshold = self._choose_threshold(self.test_dev_metrics, "dev")
             self.threshold.fill_(threshold)
             dev_report = self.test_dev_metrics.report(threshold)
@@ -252,7 +433,7 @@ class FASSystem(LightningModule):
             )
             threshold = float(self.threshold)
             dev_report = None
-            test_metrics = self.test_dev_metrics
+            test_metrics = self.test_metrics
         test_report = test_metrics.report(threshold)
         idealised = test_metrics.report("eer")
         self.test_reports = {"test": test_report, "test_idealised": idealised}
@@ -303,7 +484,7 @@ class FASSystem(LightningModule):
         """
         from mtfas.reporting.results import run_dir, score_table, write_test_results
 
-        dm = getattr(self.trainer, "datamodule", None)
+        dm: Any = getattr(self.trainer, "datamodule", None)
         tables = dm.split_tables() if named and hasattr(dm, "split_tables") else {}
         parts = []
         for split, metric in metrics.items():
@@ -316,8 +497,19 @@ class FASSystem(LightningModule):
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Store what prediction and export need (:mod:`mtfas.inference.checkpoint`)."""
-        from mtfas.inference.checkpoint import INFERENCE_KEY, inference_metadata, module_spec
+        """Store what prediction and export need (:mod:`mtfas.inference.checkpoint`).
+
+        The hyper-parameters are made plain data (``torch.optim.Adam`` -> its
+        ``{"class_path": ...}``), so that ``torch.load(weights_only=True)`` reads the file.
+        """
+        from mtfas.inference.checkpoint import (
+            INFERENCE_KEY,
+            inference_metadata,
+            module_spec,
+            plain_checkpoint_hparams,
+        )
+
+        plain_checkpoint_hparams(checkpoint)
 
         if not hasattr(self, "_student_spec"):
             self._student_spec = module_spec(self.student)
@@ -329,3 +521,28 @@ class FASSystem(LightningModule):
                     "need the network passed in (Predictor.from_checkpoint(path, student=...))."
                 )
         checkpoint[INFERENCE_KEY] = inference_metadata(self, self._student_spec)
+        checkpoint[TRAINING_STATE_KEY] = {
+            "nonfinite_steps": int(self.nonfinite_steps),
+            "consecutive_nonfinite": int(self._consecutive_nonfinite),
+            "rng": collect_rng_states(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore the skipped-step counters; keep the random states for ``on_train_start``."""
+        state = checkpoint.get(TRAINING_STATE_KEY)
+        if state is None:
+            return
+        self.nonfinite_steps = int(state["nonfinite_steps"])
+        self._consecutive_nonfinite = int(state["consecutive_nonfinite"])
+        self._rng_to_restore = state.get("rng")
+
+    def on_train_start(self) -> None:
+        """On a resumed fit, set the global random states to the checkpoint's.
+
+        Done here, after Lightning has set up the model, optimisers and loaders, and just
+        before the first training batch, so that training draws exactly what the
+        uninterrupted run drew after the checkpoint was saved.
+        """
+        if self._rng_to_restore is not None:
+            restore_rng_states(self._rng_to_restore)
+            self._rng_to_restore = None

@@ -2,14 +2,15 @@
 
 The inner loop takes ``K`` SGD steps of the student on the teacher's supervision,
 keeping the graph to the teacher, and returns the adapted student's validation loss.
-A backend implements :class:`InnerLoop`: :class:`HigherInnerLoop` (``backend="higher"``,
-the default) uses the ``higher`` library (``innerloop_ctx`` and its differentiable
-optimiser); :class:`TorchFuncInnerLoop` (``backend="torch.func"``) uses
-``torch.func.functional_call``. Both give the same gradients (tested) for any ``K``.
-:class:`JVPInnerLoop` (``backend="jvp"``) is the cheapest exact backend for ``K = 1``: it
-uses the closed form of the one-step hypergradient of the MSE teaching loss (no
-second-order graph; one forward-mode Jacobian-vector product instead) and gives the same
-gradients as the other two (tested); it refuses ``K > 1``.
+A backend subclasses :class:`InnerLoop` (implementing ``_run``):
+:class:`HigherInnerLoop` (``backend="higher"``, the default) uses the ``higher`` library
+(``innerloop_ctx`` and its differentiable optimiser); :class:`TorchFuncInnerLoop`
+(``backend="torch.func"``) uses ``torch.func.functional_call``. Both give the same
+gradients (tested) for any ``K``. :class:`JVPInnerLoop` (``backend="jvp"``) is the
+cheapest exact backend for ``K = 1``: it uses the closed form of the one-step
+hypergradient of the MSE teaching loss (no second-order graph; one forward-mode
+Jacobian-vector product instead) and gives the same gradients as the other two (tested);
+it refuses ``K > 1``.
 
 Gradient order:
 
@@ -66,6 +67,18 @@ class InnerLoopResult:
     student_grads: list[Tensor | None]
 
 
+@dataclass(frozen=True)
+class InnerTask:
+    """The arguments of one :meth:`InnerLoop.run` call (documented there)."""
+
+    student: nn.Module
+    x_train: Tensor
+    target: Tensor
+    x_val: Tensor
+    val_loss_fn: Callable[[Tensor], Tensor]
+    sync_bn_stats: bool
+
+
 class InnerLoop(ABC):
     """K differentiable SGD steps of the student on the teacher's supervision.
 
@@ -99,7 +112,6 @@ class InnerLoop(ABC):
         self.lr = float(lr)
         self.first_order = bool(first_order)
 
-    @abstractmethod
     def run(
         self,
         student: nn.Module,
@@ -120,6 +132,11 @@ class InnerLoop(ABC):
             val_loss_fn: Maps the adapted student's maps on ``x_val`` to a scalar loss.
             sync_bn_stats: Copy back the running statistics of the first inner forward.
         """
+        return self._run(InnerTask(student, x_train, target, x_val, val_loss_fn, sync_bn_stats))
+
+    @abstractmethod
+    def _run(self, task: InnerTask) -> InnerLoopResult:
+        """The backend's inner loop on ``task`` (the arguments of :meth:`run`)."""
 
 
 def _fast_weights(
@@ -148,16 +165,8 @@ def _copy_buffers(src: Sequence[Tensor], dst: Sequence[Tensor]) -> None:
 class HigherInnerLoop(InnerLoop):
     """Inner loop with ``higher.innerloop_ctx`` and its differentiable SGD."""
 
-    def run(  # noqa: D102
-        self,
-        student: nn.Module,
-        x_train: Tensor,
-        target: Tensor,
-        x_val: Tensor,
-        val_loss_fn: Callable[[Tensor], Tensor],
-        sync_bn_stats: bool = True,
-    ) -> InnerLoopResult:
-        inner_opt = torch.optim.SGD(student.parameters(), lr=self.lr)
+    def _run(self, task: InnerTask) -> InnerLoopResult:
+        inner_opt = torch.optim.SGD(task.student.parameters(), lr=self.lr)
         captured: dict[str, object] = {}
 
         def capture(grads: Sequence[Tensor | None]) -> Sequence[Tensor | None]:
@@ -165,16 +174,16 @@ class HigherInnerLoop(InnerLoop):
             return grads
 
         with higher.innerloop_ctx(
-            student, inner_opt, copy_initial_weights=True, track_higher_grads=True
+            task.student, inner_opt, copy_initial_weights=True, track_higher_grads=True
         ) as (fmodel, diffopt):
             for k in range(self.steps):
                 fast = list(fmodel.parameters())
                 at = [p.detach().requires_grad_() for p in fast] if self.first_order else fast
-                loss = teaching_loss(fmodel(x_train, params=at), target)
+                loss = teaching_loss(fmodel(task.x_train, params=at), task.target)
                 if k == 0:
                     captured["loss"] = loss.detach()
-                    if sync_bn_stats:
-                        _copy_buffers(list(fmodel.buffers()), list(student.buffers()))
+                    if task.sync_bn_stats:
+                        _copy_buffers(list(fmodel.buffers()), list(task.student.buffers()))
                 callback = capture if k == 0 else None
                 if self.first_order:
                     # Step from the detached point, then re-attach the history of the fast
@@ -185,7 +194,7 @@ class HigherInnerLoop(InnerLoop):
                     )
                 else:
                     diffopt.step(loss, grad_callback=callback)
-            val_loss = val_loss_fn(fmodel(x_val))
+            val_loss = task.val_loss_fn(fmodel(task.x_val))
         return InnerLoopResult(
             val_loss=val_loss,
             teach_loss=captured["loss"],  # type: ignore[arg-type]
@@ -200,15 +209,8 @@ class TorchFuncInnerLoop(InnerLoop):
     a dict of tensors, the buffers a dict of clones), without ``higher``'s module patching.
     """
 
-    def run(  # noqa: D102
-        self,
-        student: nn.Module,
-        x_train: Tensor,
-        target: Tensor,
-        x_val: Tensor,
-        val_loss_fn: Callable[[Tensor], Tensor],
-        sync_bn_stats: bool = True,
-    ) -> InnerLoopResult:
+    def _run(self, task: InnerTask) -> InnerLoopResult:
+        student = task.student
         named, trainable, theta, buffers = _fast_weights(student)
         teach_loss: Tensor | None = None
         student_grads: list[Tensor | None] = []
@@ -216,13 +218,14 @@ class TorchFuncInnerLoop(InnerLoop):
             at = dict(theta)
             if self.first_order:
                 at.update({n: theta[n].detach().requires_grad_() for n in trainable})
-            loss = teaching_loss(functional_call(student, (at, buffers), (x_train,)), target)
+            maps = functional_call(student, (at, buffers), (task.x_train,))
+            loss = teaching_loss(maps, task.target)
             grads = torch.autograd.grad(
                 loss, [at[n] for n in trainable], create_graph=True, allow_unused=True
             )
             if k == 0:
                 teach_loss = loss.detach()
-                if sync_bn_stats:
+                if task.sync_bn_stats:
                     _copy_buffers(list(buffers.values()), list(student.buffers()))
                 by_name = dict(zip(trainable, grads, strict=True))
                 student_grads = [
@@ -231,7 +234,7 @@ class TorchFuncInnerLoop(InnerLoop):
             for n, g in zip(trainable, grads, strict=True):
                 if g is not None:
                     theta[n] = theta[n] - self.lr * g
-        val_loss = val_loss_fn(functional_call(student, (theta, buffers), (x_val,)))
+        val_loss = task.val_loss_fn(functional_call(student, (theta, buffers), (task.x_val,)))
         assert teach_loss is not None
         return InnerLoopResult(val_loss, teach_loss, student_grads)
 
@@ -270,27 +273,20 @@ class JVPInnerLoop(InnerLoop):
 
     max_steps = 1
 
-    def run(  # noqa: D102
-        self,
-        student: nn.Module,
-        x_train: Tensor,
-        target: Tensor,
-        x_val: Tensor,
-        val_loss_fn: Callable[[Tensor], Tensor],
-        sync_bn_stats: bool = True,
-    ) -> InnerLoopResult:
+    def _run(self, task: InnerTask) -> InnerLoopResult:
+        student, target = task.student, task.target
         named, trainable, theta, buffers = _fast_weights(student)
         jvp_buffers = {n: b.clone() for n, b in student.named_buffers()}
-        rng = _RngState(x_train.device)
+        rng = _RngState(task.x_train.device)
 
         # 1. Plain forward + backward at theta (no create_graph): student grads, BN stats.
-        maps = functional_call(student, (theta, buffers), (x_train,))
+        maps = functional_call(student, (theta, buffers), (task.x_train,))
         loss = teaching_loss(maps, target.detach())
         grads: Sequence[Tensor | None] = [None] * len(trainable)
         if loss.requires_grad:
             grads = torch.autograd.grad(loss, [theta[n] for n in trainable], allow_unused=True)
         g_by_name = {n: g for n, g in zip(trainable, grads, strict=True) if g is not None}
-        if sync_bn_stats:
+        if task.sync_bn_stats:
             _copy_buffers(list(buffers.values()), list(student.buffers()))
 
         # 2. The SGD step, without a graph; theta' as fresh leaves.
@@ -300,7 +296,7 @@ class JVPInnerLoop(InnerLoop):
         moved = list(g_by_name)
 
         # 3. Validation loss of the adapted student and v = its gradient w.r.t. theta'.
-        val_loss = val_loss_fn(functional_call(student, (adapted, buffers), (x_val,)))
+        val_loss = task.val_loss_fn(functional_call(student, (adapted, buffers), (task.x_val,)))
         if target.requires_grad and val_loss.requires_grad:
             v = torch.autograd.grad(val_loss, [adapted[n] for n in moved], allow_unused=True)
             tangents = {n: t for n, t in zip(moved, v, strict=True) if t is not None}
@@ -309,7 +305,7 @@ class JVPInnerLoop(InnerLoop):
                 primals = {n: p.detach() for n, p in named.items()}
                 for n, t in tangents.items():
                     primals[n] = fwAD.make_dual(primals[n], t)
-                maps = functional_call(student, (primals, jvp_buffers), (x_train,))
+                maps = functional_call(student, (primals, jvp_buffers), (task.x_train,))
                 jv = fwAD.unpack_dual(maps).tangent
             if jv is None:
                 jv = torch.zeros_like(maps)

@@ -51,6 +51,7 @@ from mtfas.systems.losses import (
     teaching_loss,
     validation_loss,
 )
+from mtfas.transforms import normalise_batch
 
 
 def _grad_norm(params: Iterable[nn.Parameter], device: torch.device) -> Tensor:
@@ -69,7 +70,7 @@ def split_meta_batch(batch: Any) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
             "train dataloader must be a dict {'train': ..., 'meta_val': ...} (every "
             f"mtfas FASDataModule with meta_val_fraction > 0 provides it); got {keys}."
         )
-    return batch["train"], batch["meta_val"]
+    return normalise_batch(batch["train"]), normalise_batch(batch["meta_val"])  # type: ignore[return-value]
 
 
 class MetaTeacherSystem(FASSystem):
@@ -187,7 +188,7 @@ class MetaTeacherSystem(FASSystem):
             opt_s.zero_grad(set_to_none=True)
             return {}
         if update_teacher:
-            opt_t.step()
+            self.step_optimizer(opt_t)
 
         if reuse:
             student_loss = result.teach_loss
@@ -202,7 +203,7 @@ class MetaTeacherSystem(FASSystem):
                                                                    x_tr.device)):
                 opt_s.zero_grad(set_to_none=True)
                 return {}
-        opt_s.step()
+        self.step_optimizer(opt_s)
         return {
             "teach_loss": result.teach_loss,
             "meta_val_loss": result.val_loss.detach(),

@@ -22,12 +22,17 @@ from mtfas.errors import ConfigError
 from mtfas.models import DepthNet
 from mtfas.systems.base import FASSystem
 from mtfas.systems.losses import binary_map_target, map_mean_bce, teaching_loss
+from mtfas.transforms import normalise_batch
 
 SupervisedLoss = Literal["binary_map", "map_mean_bce"]
 
 
 def training_images(batch: Any, use_meta_val: bool) -> tuple[Tensor, Tensor]:
-    """Images and labels of a training batch (plain, or ``{'train', 'meta_val'}`` dict)."""
+    """Images and labels of a training batch (plain, or ``{'train', 'meta_val'}`` dict).
+
+    uint8 images (as the data modules deliver them) are normalised here, on the device.
+    """
+    batch = normalise_batch(batch)
     if isinstance(batch, dict) and "train" in batch:
         parts = [batch["train"]]
         if use_meta_val and "meta_val" in batch:
@@ -87,7 +92,7 @@ class SupervisedSystem(FASSystem):
         grads = [p.grad.detach().flatten() for p in self.student.parameters() if p.grad is not None]
         grad_norm = torch.linalg.vector_norm(torch.cat(grads)) if grads else loss.detach()
         if self.check_step_finite(loss, grad_norm):
-            opt.step()  # type: ignore[union-attr]
+            self.step_optimizer(opt)  # type: ignore[arg-type]
             self.log("train/student_loss", loss.detach(), prog_bar=True, batch_size=len(labels))
         else:
             opt.zero_grad(set_to_none=True)  # type: ignore[union-attr]

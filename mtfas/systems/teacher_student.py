@@ -78,8 +78,8 @@ class TeacherStudentSystem(FASSystem):
             opt_s.zero_grad(set_to_none=True)
             self.log_nonfinite()
             return
-        opt_t.step()
-        opt_s.step()
+        self.step_optimizer(opt_t)
+        self.step_optimizer(opt_s)
         n = len(y_tr)
         self.log("train/teacher_loss", teacher_loss.detach(), batch_size=n)
         self.log("train/student_loss", student_loss.detach(), prog_bar=True, batch_size=n)

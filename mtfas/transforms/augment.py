@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import random
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
 
 import albumentations as A
 import cv2
@@ -11,15 +15,18 @@ import torch
 
 
 class SeededPerProcess:
-    """An albumentations pipeline whose random draws follow torch's seed.
+    """An albumentations pipeline whose random draws are seeded, never taken from the OS.
 
     Albumentations 2 draws from its own generators, seeded from the operating system unless
-    given a seed, so ``seed_everything`` would not make augmentation reproducible. This
-    wrapper seeds the pipeline, on its first call in each process, from
-    ``torch.initial_seed()``: the seed set by ``seed_everything`` in the main process, and
-    a distinct per-worker seed in each DataLoader worker (derived by torch from the main
-    process's generator), so runs repeat exactly and workers do not draw the same
-    augmentations.
+    given a seed, so ``seed_everything`` alone would not make augmentation reproducible.
+
+    * The training loaders of the data modules give every item its own seed
+      (:meth:`queue_seeds`, through :class:`mtfas.datamodules.sampling.SeededItems`): the
+      draw for sample ``i`` of pass ``p`` is then a function of ``(seed, p, i)`` alone,
+      the same with any number of DataLoader workers and after a resume.
+    * Called without a queued seed (a dataset indexed directly), the pipeline is seeded once
+      per process from ``torch.initial_seed()``: the seed set by ``seed_everything`` in the
+      main process, and a distinct per-worker seed in each DataLoader worker.
 
     Args:
         pipeline: The albumentations pipeline.
@@ -28,12 +35,38 @@ class SeededPerProcess:
     def __init__(self, pipeline: A.Compose) -> None:
         self.pipeline = pipeline
         self._seeded_in: int | None = None
+        self._queue: deque[int] = deque()
 
-    def __call__(self, **data: object) -> dict:  # noqa: D102
-        if self._seeded_in != os.getpid():
-            self.pipeline.set_random_seed(torch.initial_seed() % 2**32)
-            self._seeded_in = os.getpid()
-        return self.pipeline(**data)
+    def seed(self, seed: int) -> None:
+        """Reseed the pipeline now: the next draws depend on ``seed`` only."""
+        seed = int(seed) % 2**32
+        # One numpy and one Python generator, shared by every transform of the pipeline
+        # (much cheaper to renew per item than ``Compose.set_random_seed``).
+        self.pipeline.set_random_state(
+            np.random.Generator(np.random.PCG64(seed)), random.Random(seed)
+        )
+        self._seeded_in = os.getpid()
+
+    def queue_seeds(self, seeds: Iterable[int]) -> None:
+        """Seed each of the next calls, in order, from one of ``seeds``."""
+        self._queue.extend(int(s) for s in seeds)
+
+    @property
+    def queued(self) -> int:
+        """Number of queued seeds not used yet."""
+        return len(self._queue)
+
+    def clear_queue(self) -> None:
+        """Drop the queued seeds."""
+        self._queue.clear()
+
+    def __call__(self, **data: object) -> dict[str, Any]:  # noqa: D102
+        if self._queue:
+            self.seed(self._queue.popleft())
+        elif self._seeded_in != os.getpid():
+            self.seed(torch.initial_seed())
+        out: dict[str, Any] = self.pipeline(**data)
+        return out
 
 
 def train_transform(size: int, augment: bool = True) -> SeededPerProcess:
@@ -43,7 +76,7 @@ def train_transform(size: int, augment: bool = True) -> SeededPerProcess:
     compression) are fine-grained and strong colour or blur augmentation would erase them.
     The scale jitter plays the role of the random 1.2-1.5 face-box enlargement.
     """
-    steps: list = []
+    steps: list[Any] = []
     if augment:
         steps += [
             A.HorizontalFlip(p=0.5),

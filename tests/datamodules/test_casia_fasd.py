@@ -14,15 +14,18 @@ from mtfas.datamodules import CASIAFASDDataModule
 from mtfas.errors import ConfigError, DatasetError, DatasetNotFoundError, DatasetWarning
 from mtfas.protocols.casia_fasd import casia_fasd_videos, casia_file
 from mtfas.protocols.subjects import draw_dev_subjects
+from mtfas.synthetic.layouts import write_casia_fasd
 from mtfas.synthetic.layouts.face_boxes import FACE_BOX_FOLDER
 from tests.conftest import DETECTED_CROPS
 from tests.datamodules.benchmark_tests import BenchmarkTests
 
+# Species and quality of each file, as Idiap's bob.db.casia_fasd 2.0.10 (models.py,
+# get_type / get_quality) gives them: odd files normal, even files low.
 FILES = {
-    "1": ("live", "low"), "2": ("live", "normal"), "HR_1": ("live", "high"),
-    "3": ("warped_print", "low"), "4": ("warped_print", "normal"), "HR_2": ("warped_print", "high"),
-    "5": ("cut_print", "low"), "6": ("cut_print", "normal"), "HR_3": ("cut_print", "high"),
-    "7": ("replay", "low"), "8": ("replay", "normal"), "HR_4": ("replay", "high"),
+    "1": ("live", "normal"), "2": ("live", "low"), "HR_1": ("live", "high"),
+    "3": ("warped_print", "normal"), "4": ("warped_print", "low"), "HR_2": ("warped_print", "high"),
+    "5": ("cut_print", "normal"), "6": ("cut_print", "low"), "HR_3": ("cut_print", "high"),
+    "7": ("replay", "normal"), "8": ("replay", "low"), "HR_4": ("replay", "high"),
 }
 
 
@@ -110,6 +113,10 @@ def test_quality_and_attack_filters(casia_release, tmp_path):
     assert set(high["file"]) == {"HR_1", "HR_2", "HR_3", "HR_4"} and len(high) == 8
     low_normal = _make(casia_release, tmp_path, quality=["low", "normal"]).video_table("test")
     assert not low_normal["file"].str.startswith("HR").any() and len(low_normal) == 16
+    low = _make(casia_release, tmp_path, quality="low").video_table("test")
+    assert set(low["file"]) == {"2", "4", "6", "8"} and len(low) == 8
+    normal = _make(casia_release, tmp_path, quality="normal").video_table("test")
+    assert set(normal["file"]) == {"1", "3", "5", "7"}
     replay = _make(casia_release, tmp_path, attacks="replay").video_table("train")
     assert set(replay["pai"]) == {"live", "replay"}
     with pytest.raises(ConfigError, match="quality must be"):
@@ -240,6 +247,56 @@ def test_frames_the_box_files_miss_go_to_the_detector_and_are_counted(casia_rele
     counts = strict.last_preprocess.counts
     assert counts.frames_skipped["no_annotation"] == 2 and counts.videos_failed == 1
     assert set(strict.last_preprocess.index["box_source"]) == {"boxes"}
+
+
+# ----------------------------------------------------------------- Idiap's face-location tree
+@pytest.fixture(scope="module")
+def idiap_tree_release(tmp_path_factory):
+    """A release whose box tree is in the format of bob.db.casia_fasd's face-locations/,
+    frame 1 of every video marked faceless (``1 0 0 0 0``)."""
+    return write_casia_fasd(tmp_path_factory.mktemp("casia_idiap") / "CASIA-FASD",
+                            subjects_per_split=(2, 1), n_frames=3, size=64,
+                            face_box_folder="face-locations", faceless_frames=[1]).root
+
+
+def test_the_fake_writer_writes_idiaps_face_location_tree(idiap_tree_release):
+    tree = idiap_tree_release / "face-locations"
+    files = sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*"))
+    expected = sorted(
+        [f"{folder}/{s}" for folder, n in (("train_release", 2), ("test_release", 1))
+         for s in range(1, n + 1)] + [folder for folder in ("train_release", "test_release")]
+        + [f"{f}/{s}/{name}.face" for f, n in (("train_release", 2), ("test_release", 1))
+           for s in range(1, n + 1) for name in FILES])
+    assert files == expected
+    assert not (idiap_tree_release / FACE_BOX_FOLDER).exists()
+    rows = [line.split() for line in (tree / "train_release/2/HR_1.face").read_text().splitlines()]
+    assert [r[0] for r in rows] == ["0", "1", "2"] and all(len(r) == 5 for r in rows)
+    assert rows[1] == ["1", "0", "0", "0", "0"] and all(int(v) > 0 for v in rows[0][3:])
+    with pytest.raises(ConfigError, match="faceless_frames"):
+        write_casia_fasd(idiap_tree_release.parent / "x", n_frames=3, faceless_frames=[3])
+    with pytest.raises(ConfigError, match="face_box_folder"):
+        write_casia_fasd(idiap_tree_release.parent / "y", face_box_folder="../boxes")
+
+
+def test_idiaps_face_location_tree_is_read_unchanged(idiap_tree_release, tmp_path):
+    tree = idiap_tree_release / "face-locations"
+    strict = _make(idiap_tree_release, tmp_path, boxes=tree, meta_val_fraction=0.0,
+                   detector_fallback=False)
+    strict.prepare_data()
+    counts = strict.last_preprocess.counts
+    n_videos = len(strict.jobs())
+    # Every video keeps frames 0 and 2; its zero row (frame 1) is counted as faceless.
+    assert counts.videos_failed == 0 and counts.videos_without_crops == 0
+    assert counts.frames_skipped["no_face"] == n_videos
+    assert counts.frames_written == 2 * n_videos
+    index = strict.last_preprocess.index
+    assert set(index["frame"]) == {0, 2} and set(index["box_source"]) == {"boxes"}
+    # With the fallback the zero rows go to dlib (which finds no face in these small
+    # synthetic frames): still counted, now with the detector as the box source.
+    fallback = _make(idiap_tree_release, tmp_path / "fb", boxes=tree, meta_val_fraction=0.0)
+    fallback.prepare_data()
+    assert fallback.last_preprocess.counts.frames_skipped["no_face"] == n_videos
+    assert set(fallback.last_preprocess.index["box_source"]) == {"boxes>dlib"}
 
 
 # ----------------------------------------------------------------- dlib on real-size faces

@@ -269,3 +269,93 @@ def test_cli_trains_on_sources_and_tests_on_the_target(
     test_report = out.split("dev-chosen threshold", 1)[1]
     source_lines = [line for line in test_report.splitlines() if "casia-fasd/" in line]
     assert source_lines and all("absent" in line for line in source_lines)
+
+
+# ----------------------------------------------------------------- data_root reaches every path
+#: Folder names the shipped configs give the copies under data_root.
+RELEASE_FOLDERS = {"OULU-NPU": "oulu_release", "CASIA-FASD": "casia_release",
+                   "Replay-Attack": "replay_release", "MSU-MFSD": "msu_release"}
+#: Every shipped cross-dataset config (wherever the config tree keeps them).
+DATA_CONFIGS = sorted({p.stem: p for p in [
+    *(ROOT / "configs" / "cross_dataset").glob("*.yaml"),
+    *(ROOT / "configs" / "data" / "cross_dataset").glob("*.yaml"),
+]}.values())
+
+
+def _instantiate(spec):
+    """A data module from a ``class_path`` / ``init_args`` mapping (mtfas classes only)."""
+    import importlib
+
+    module, _, name = spec["class_path"].rpartition(".")
+    assert module.startswith("mtfas.datamodules"), spec["class_path"]
+    args = dict(spec.get("init_args") or {})
+    for key in ("sources", "target"):
+        if key in args:
+            value = args[key]
+            args[key] = ([_instantiate(v) for v in value] if isinstance(value, list)
+                         else _instantiate(value))
+    return getattr(importlib.import_module(module), name)(**args)
+
+
+def _under(path, folder):
+    return Path(path).is_relative_to(folder)
+
+
+@pytest.mark.parametrize("config", DATA_CONFIGS, ids=lambda p: p.stem)
+def test_data_root_reaches_every_path_the_members_derive(config, request, tmp_path):
+    data_root = tmp_path / "data"
+    data_root.mkdir()
+    spec = yaml.safe_load(config.read_text())["data"]
+    names = [m["init_args"]["root"] for m in [*spec["init_args"]["sources"],
+                                               spec["init_args"]["target"]]]
+    for name in names:
+        (data_root / name).symlink_to(request.getfixturevalue(RELEASE_FOLDERS[name]))
+    spec["init_args"]["data_root"] = str(data_root)
+    dm = _instantiate(spec)
+    assert isinstance(dm, CrossDatasetDataModule)
+    for domain, member in dm.members.items():
+        assert member.root == data_root / names[dm.domains.index(domain)], domain
+        if hasattr(member, "face_locations"):
+            assert _under(member.face_locations, member.root) and member.face_locations.is_dir()
+        jobs = member.jobs()  # lists every split, checks every video file exists
+        assert jobs, domain
+        for job in jobs:
+            assert _under(job.path, member.root) and job.path.is_file(), job.path
+            for file in job.boxes.source_files(job.path):
+                assert _under(file, member.root) and file.is_file(), file
+        # The default crop cache is keyed by the rebased root.
+        from mtfas.datamodules.video import default_cache_dir
+
+        assert member.cache_root == default_cache_dir(member.benchmark, data_root / Path(
+            names[dm.domains.index(domain)]))
+    # The composite lists every split of its members from data_root.
+    for split in ("train", "dev", "test"):
+        assert len(dm.video_table(split))
+
+
+def test_data_root_after_a_listing_is_an_error(oulu_release):
+    member = OULUNPUDataModule("OULU-NPU", protocol="all")
+    target = OULUNPUDataModule(oulu_release, protocol="all")
+    with pytest.raises(DatasetNotFoundError):
+        member.video_table("train")  # relative to the working directory: not there
+    CrossDatasetDataModule([member], target, domains=["a", "b"], data_root=oulu_release.parent)
+    listed = OULUNPUDataModule(oulu_release, protocol="all")
+    listed.video_table("train")
+    relative = OULUNPUDataModule("OULU-NPU", protocol="all")
+    relative._split_tables = {"train": listed.video_table("train")}
+    with pytest.raises(ConfigError, match="listed its videos before data_root"):
+        CrossDatasetDataModule([relative], target, domains=["a", "b"],
+                               data_root=oulu_release.parent)
+
+
+def test_too_few_subjects_are_named_with_their_numbers():
+    from mtfas.datamodules.base import carve_meta_val
+
+    one = RandomDataModule(n_subjects=1).video_table("train")
+    with pytest.raises(ConfigError, match=r"from 1 training subject\(s\).*at least 2"):
+        carve_meta_val(one, 0.2, 0)
+    a, t = ShiftedDataModule(0, n_subjects=1), ShiftedDataModule(40, n_subjects=4)
+    dm = CrossDatasetDataModule([a], t, domains=["A", "T"], image_size=16, batch_size=4,
+                                meta_val_fraction=0.2)
+    with pytest.raises(ConfigError, match=r"fewer than 2 training subjects \(\{'A': 1\}\)"):
+        dm.carve_meta_val(dm.video_table("train"))

@@ -191,6 +191,20 @@ def test_rotate_entries_and_their_precedence(tmp_path):
         MSUMFSDDataModule(tmp_path, rotate={"tablet": 90})
 
 
+def test_rotate_idiap_turns_idiaps_six_upside_down_videos(tmp_path):
+    # bob.db.msu_mfsd_mod 2.2.9, rotated_videos/rotated_videos.txt: live Android videos of
+    # clients 3, 5, 6, 7, 8, 9, turned by 180 degrees.
+    dm = MSUMFSDDataModule(tmp_path, rotate="idiap")
+    for client in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10):
+        expected = 180 if client in (3, 5, 6, 7, 8, 9) else None
+        assert dm.video_rotation(f"real/real_client{client:03d}_android_SD_scene01") == expected
+    assert dm.video_rotation("attack/attack_client003_android_SD_ipad_video_scene01") is None
+    assert dm.video_rotation("real/real_client003_laptop_SD_scene01") is None
+    assert dm.cache_tag() != MSUMFSDDataModule(tmp_path).cache_tag()
+    with pytest.raises(ConfigError, match="or be 'idiap'"):
+        MSUMFSDDataModule(tmp_path, rotate="all")
+
+
 def _android_crops(root, cache, **overrides):
     dm = _make(root, cache, devices=["android"], meta_val_fraction=0.0, **overrides)
     dm.prepare_data()

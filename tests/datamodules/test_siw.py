@@ -195,11 +195,96 @@ def test_an_oulu_root_is_not_siw(oulu_release, tmp_path):
         dm.prepare_data()
 
 
-def test_a_malformed_video_name_is_a_clear_error(siw_release, tmp_path):
+def test_a_malformed_video_name_is_named_and_counted_and_the_rest_loads(siw_release, tmp_path):
     root = _copy(siw_release, tmp_path)
     shutil.copy(root / "Train/live/001/001-1-1-1-1.mov", root / "Train/live/001/clip_7.mov")
-    with pytest.raises(ProtocolError, match=r"clip_7\.mov.*not a SiW video name"):
-        _make(root, tmp_path / "cache").video_table("train")
+    shutil.copy(root / "Train/live/001/001-1-1-1-1.mov", root / "Train/live/001/001-1-1.mov")
+    dm = _make(root, tmp_path / "cache")
+    with pytest.warns(DatasetWarning, match=r"2 video\(s\) have a name that is not.*clip_7\.mov"):
+        table = dm.listing("train")
+    reference = _make(siw_release, tmp_path / "cache").listing("train")
+    assert list(table["video"]) == list(reference["video"])
+    assert sorted(dm.skipped_files["malformed"]) == [
+        "Train/live/001/001-1-1.mov", "Train/live/001/clip_7.mov"]
+
+
+def test_a_root_without_any_siw_name_is_a_clear_error(tmp_path):
+    for split in ("Train", "Test"):
+        (tmp_path / split / "live").mkdir(parents=True)
+        (tmp_path / split / "live" / "clip_7.mov").write_bytes(b"x")
+    with pytest.raises(ProtocolError, match=r"none of the 1 video file\(s\).*Is .* SiW"), \
+            pytest.warns(DatasetWarning, match="clip_7"):
+        _make(tmp_path, tmp_path / "cache").video_table("train")
+
+
+# ----------------------------------------------------------------- the real name forms
+@pytest.fixture(scope="module")
+def forms_release(tmp_path_factory):
+    """A release with every name form of the real one: .m marks (subject 91, sensor 2),
+    .mp4 (subject 2), underscore suffixes (subject 3), live MediumIDs 1 and 2."""
+    from mtfas.synthetic.layouts import write_siw
+
+    return write_siw(
+        tmp_path_factory.mktemp("siw_forms") / "SiW", subjects_per_split=(3, 2),
+        sensors=[1, 2], live_sessions=[1, 2], live_media=[1, 2], attack_sessions=[1],
+        print_media=[1], replay_media=[1, 2], marked_subjects=[91], mp4_subjects=[2],
+        suffixed_subjects=[3], n_frames=2, size=64,
+    ).root
+
+
+def test_every_real_name_form_is_read(forms_release, tmp_path):
+    from mtfas.synthetic.layouts.siw import SUFFIX_TEXT
+
+    marked = {f"Test/live/091/091-2-1-{m}-{n}.m" for m in (1, 2) for n in (1, 2)}
+    assert all((forms_release / f"{v}.mov").is_file() for v in marked)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for protocol, sub in ((1, None), (2, 2), (3, 1), (3, 2)):
+            dm = _make(forms_release, tmp_path, protocol, sub, dev_fraction=0.34)
+            test = dm.video_table("test").set_index("video")
+            # The marked videos are live sensor-2 test videos in every protocol.
+            assert marked <= set(test.index), protocol
+            rows = test.loc[sorted(marked)]
+            assert set(rows["label"]) == {"live"} and set(rows["sensor"]) == {2}
+            assert set(rows["subject"]) == {91} and set(rows["medium"]) == {1, 2}
+        dm = _make(forms_release, tmp_path, dev_fraction=0.34)
+        train = pd.concat([dm.video_table("train"), dm.video_table("dev")])
+    assert dm.video_file("Train/live/002/002-1-1-1-1").suffix == ".mp4"
+    suffixed = train[train["subject"] == 3]
+    assert len(suffixed) and suffixed["video"].str.endswith(f"_{SUFFIX_TEXT}").all()
+    assert set(train["subject"]) == {1, 2, 3}
+    # 3 subjects x 2 sensors x (4 live + 1 print + 2 replay) in Train, under P1.
+    assert len(train) == 3 * 2 * 7
+
+
+def test_the_marked_videos_are_cropped_with_their_face_files(forms_release, tmp_path):
+    root = _copy(forms_release, tmp_path)
+    _only(root, {1, 2, 91})
+    dm = _make(root, tmp_path / "cache", detector_fallback=False, dev_fraction=0.5)
+    dm.prepare_data()
+    counts = dm.last_preprocess.counts
+    assert counts.videos_failed == 0 and counts.videos_done == len(dm.jobs()), counts
+    assert counts.frames_skipped["no_annotation"] == 0, counts
+    index = pd.read_csv(dm.crop_cache_dir / "index.csv")
+    assert {f"Test/live/091/091-2-1-{m}-{n}.m" for m in (1, 2) for n in (1, 2)} <= set(
+        index["video"])
+
+
+def test_idiap_dev_subjects_and_an_explicit_list(siw_release, tmp_path):
+    from mtfas.protocols.siw import IDIAP_DEV_SUBJECTS
+
+    assert _make(siw_release, tmp_path, dev_subjects=[2, 3]).dev_subjects() == [2, 3]
+    # The tiny release holds Train subjects 1-4, of which Idiap's dev list has 3.
+    assert _make(siw_release, tmp_path, dev_subjects="idiap").dev_subjects() == [
+        s for s in IDIAP_DEV_SUBJECTS if s <= 4]
+    with pytest.raises(ProtocolError, match=r"dev_subjects=\[7\].*holds 4 subject\(s\), not \[7\]"):
+        _make(siw_release, tmp_path, dev_subjects=[7]).dev_subjects()
+    with pytest.raises(ProtocolError, match="leave some for training"):
+        _make(siw_release, tmp_path, dev_subjects=[1, 2, 3, 4]).dev_subjects()
+    with pytest.raises(ConfigError, match="dev_subjects must be"):
+        _make(siw_release, tmp_path, dev_subjects="all")
+    with pytest.raises(ConfigError, match="face_layout must be"):
+        _make(siw_release, tmp_path, face_layout="xyxy")
 
 
 def test_odd_names_are_counted_in_warnings_and_the_name_wins(siw_release, tmp_path):

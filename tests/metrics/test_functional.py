@@ -79,6 +79,18 @@ def ref_threshold_at_bpcer(scores, labels, target):
     return min(feasible)[2]
 
 
+def ref_threshold_at_worst_apcer(scores, labels, pai, target):
+    """Lowest BPCER with every species' APCER <= target; ties -> lowest worst APCER, then t."""
+    feasible = []
+    for t in ref_candidates(scores):
+        worst = max(ref_species(scores, labels, pai, t).values())
+        b = ref_rates(scores, labels, t)[1]
+        if worst <= Fraction(str(target)):
+            feasible.append((b, worst, t))
+    b, _, t = min(feasible)
+    return b, t
+
+
 def ref_species(scores, labels, pai, t):
     missed: dict[int, int] = {}
     total: dict[int, int] = {}
@@ -207,6 +219,20 @@ def test_operating_points_match_reference(data, target):
 
 
 @pytest.mark.parametrize("data", ALL_SETS, ids=ALL_IDS)
+@pytest.mark.parametrize("target", [0.0, 0.01, 0.05, 0.1, 0.3, 0.5, 1.0])
+def test_worst_species_operating_point_matches_reference(data, target):
+    scores, labels, pai = data
+    s, y, p = tensors(scores, labels, pai)
+    ref_bpcer, ref_t = ref_threshold_at_worst_apcer(scores, labels, pai, target)
+    assert F.bpcer_at_apcer(s, y, target, pai=p) == float(ref_bpcer)
+    assert F.choose_threshold(s, y, "apcer", target, placement="score", pai=p) == ref_t
+    # The midpoint placement keeps the operating point's rates (worst APCER and BPCER).
+    mid = F.choose_threshold(s, y, "apcer", target, pai=p)
+    assert ref_species(scores, labels, pai, mid) == ref_species(scores, labels, pai, ref_t)
+    assert ref_rates(scores, labels, mid) == ref_rates(scores, labels, ref_t)
+
+
+@pytest.mark.parametrize("data", ALL_SETS, ids=ALL_IDS)
 def test_apcer_per_species_matches_reference(data):
     scores, labels, pai = data
     s, y, p = tensors(scores, labels, pai)
@@ -239,6 +265,9 @@ def test_pad_report_matches_reference(data, at_eer):
     assert report.auc == approx(ref_auc(scores, labels))
     for target in F.DEFAULT_APCER_TARGETS:
         assert report.bpcer_at_apcer[target] == float(
+            ref_threshold_at_worst_apcer(scores, labels, pai, target)[0]
+        )
+        assert report.bpcer_at_apcer_pooled[target] == float(
             ref_threshold_at_apcer(scores, labels, target)[0]
         )
     assert report.n_bona_fide == labels.count(0)
@@ -519,3 +548,109 @@ def test_midpoint_threshold_on_perfectly_separated_scores():
     y = torch.tensor([0, 0, 0, 1, 1, 1])
     assert F.choose_threshold(s, y) == pytest.approx(0.5)
     assert F.choose_threshold(s, y, placement="score") == pytest.approx(0.7)
+
+
+def test_hand_example_worst_species_operating_point_differs_from_pooled():
+    s, y, p = tensors(HAND_SCORES, HAND_LABELS, HAND_PAI)
+    # Pooled APCER <= 1/4 up to 0.5 (BPCER 1/3); but at 0.5 print misses 1 of 2 (1/2), so
+    # every species <= 1/4 only up to 0.3 (print's lowest score): BPCER 2/3.
+    assert F.bpcer_at_apcer(s, y, 0.25) == pytest.approx(1 / 3)
+    assert F.bpcer_at_apcer(s, y, 0.25, pai=p) == pytest.approx(2 / 3)
+    assert F.choose_threshold(s, y, "apcer", 0.25, placement="score", pai=p) == 0.3
+    report = F.pad_report(s, y, p, None, NAMES[:3], apcer_targets=[0.25])
+    assert report.bpcer_at_apcer == {0.25: pytest.approx(2 / 3)}
+    assert report.bpcer_at_apcer_pooled == {0.25: pytest.approx(1 / 3)}
+    values = report.to_dict()
+    assert values["bpcer@apcer=25%"] == pytest.approx(2 / 3)
+    assert values["bpcer@apcer_pooled=25%"] == pytest.approx(1 / 3)
+
+
+# --------------------------------------------------------------------------------------
+# Float-safe threshold placement (randomised, hypothesis-style, against the reference)
+# --------------------------------------------------------------------------------------
+
+_MAX = float(np.finfo(np.float64).max)
+_TINY = 5e-324  # the smallest subnormal
+
+
+def _edge_case_scores(rng: random.Random, n: int) -> list[float]:
+    """Scores built to stress placement: adjacent floats, ties, huge, tiny, negative."""
+    kind = rng.choice(["adjacent", "huge", "tiny", "mixed", "ties"])
+    if kind == "adjacent":
+        base = rng.choice([1.0, -1.0, 0.0, 1e-300, -3.5, 1e300, 0.1])
+        values = [base]
+        for _ in range(n - 1):
+            step = rng.choice([0, 1, 1, 2])
+            value = values[-1]
+            for _ in range(step):
+                value = float(np.nextafter(value, np.inf))
+            values.append(value)
+    elif kind == "huge":
+        values = [rng.choice([1, -1]) * rng.uniform(0.5, 1.0) * _MAX for _ in range(n)]
+        values[rng.randrange(n)] = rng.choice([_MAX, -_MAX, float(np.nextafter(_MAX, 0))])
+    elif kind == "tiny":
+        values = [rng.choice([1, -1]) * rng.randint(0, 6) * _TINY for _ in range(n)]
+    elif kind == "ties":
+        values = [float(rng.randint(-2, 2)) for _ in range(n)]
+    else:
+        pool = [0.0, -0.0, _TINY, -_TINY, 1.0, float(np.nextafter(1.0, 2.0)), -_MAX, _MAX, 1e308]
+        values = [rng.choice(pool) if rng.random() < 0.6 else rng.gauss(0, 1) for _ in range(n)]
+    rng.shuffle(values)
+    return values
+
+
+def _edge_case_set(seed: int):
+    rng = random.Random(f"edge-{seed}")
+    n = rng.randint(2, 14)
+    scores = _edge_case_scores(rng, n)
+    labels = [rng.randint(0, 1) for _ in range(n)]
+    labels[:2] = [0, 1]
+    pai = [rng.randint(1, N_SPECIES) if y else 0 for y in labels]
+    return scores, labels, pai
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_threshold_placement_keeps_the_candidate_rates(seed):
+    scores, labels, pai = _edge_case_set(seed)
+    s, y, p = tensors(scores, labels, pai)
+    cands = ref_candidates(scores)
+    choices = [("eer", None, None)]
+    choices += [(m, t, None) for m in ("bpcer", "apcer") for t in (0.0, 0.1, 0.5, 1.0)]
+    choices += [("apcer", t, p) for t in (0.0, 0.1, 0.5, 1.0)]
+    for method, target, species in choices:
+        edge = F.choose_threshold(s, y, method, target, placement="score", pai=species)
+        mid = F.choose_threshold(s, y, method, target, pai=species)
+        assert edge in cands, (method, target)
+        index = cands.index(edge)
+        # The returned threshold lies in (previous candidate, edge] and gives its rates.
+        if 0 < index < len(cands) - 1:
+            assert cands[index - 1] < mid <= edge, (method, target, mid)
+            assert math.isfinite(mid)
+        else:
+            assert mid == edge
+        assert ref_rates(scores, labels, mid) == ref_rates(scores, labels, edge), (method, mid)
+        assert ref_species(scores, labels, pai, mid) == ref_species(scores, labels, pai, edge)
+        assert F.error_rates_at(s, y, mid) == tuple(map(float, ref_rates(scores, labels, edge)))
+
+
+def test_adjacent_float_scores_keep_the_chosen_rates():
+    # The old midpoint 0.5 * (1.0 + 1.0000000000000002) rounded to 1.0: BPCER 1 instead of 0.
+    high = math.nextafter(1.0, 2.0)
+    s, y = tensors([1.0, high], [0, 1])
+    threshold = F.choose_threshold(s, y)
+    assert threshold == high
+    assert F.error_rates_at(s, y, threshold) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("scores", [[1e308, 1.5e308], [-_MAX, _MAX], [_MAX * 0.9, _MAX]])
+def test_midpoint_of_huge_scores_does_not_overflow(scores):
+    s, y = tensors(scores, [0, 1])
+    threshold = F.choose_threshold(s, y)
+    assert math.isfinite(threshold) and scores[0] < threshold <= scores[1]
+    assert F.error_rates_at(s, y, threshold) == (0.0, 0.0)
+
+
+def test_midpoint_unchanged_where_it_was_already_safe():
+    # Ordinary scores keep the exact value of the plain midpoint (a + b) / 2.
+    s, y = tensors([0.1, 0.2, 0.3, 0.7, 0.8, 0.9], [0, 0, 0, 1, 1, 1])
+    assert F.choose_threshold(s, y) == 0.5 * (0.3 + 0.7)

@@ -140,6 +140,23 @@ def test_choose_threshold_on_dev_then_apply_to_test():
     assert test_metric.report() == expected
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_apcer_threshold_is_at_the_worst_species_unless_pooled(seed):
+    frames = make_frames(20 + seed, n_videos=40)
+    metric = filled(frames)
+    scores, labels, pai = aggregate_by_video(*frames)
+    worst = metric.choose_threshold("apcer", 0.2)
+    pooled = metric.choose_threshold("apcer", 0.2, pooled=True)
+    assert worst == choose_threshold(scores, labels, "apcer", 0.2, pai=pai)
+    assert pooled == choose_threshold(scores, labels, "apcer", 0.2)
+    # Independently: at the worst-species threshold every species misses <= 20 %.
+    for species in (1, 2):
+        attacks = scores[pai == species]
+        if attacks.numel():
+            assert float((attacks < worst).double().mean()) <= 0.2
+    assert worst <= pooled  # a stricter constraint never allows a higher threshold
+
+
 def test_forward_only_updates():
     frames = make_frames(7)
     metric = PADMetrics(NAMES)

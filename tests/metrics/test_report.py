@@ -39,11 +39,19 @@ def test_to_dict_keys_and_values():
         "bpcer@apcer=1%",
         "bpcer@apcer=5%",
         "bpcer@apcer=10%",
+        "bpcer@apcer_pooled=1%",
+        "bpcer@apcer_pooled=5%",
+        "bpcer@apcer_pooled=10%",
     ]
     assert all(type(v) is float and math.isfinite(v) for v in values.values())
     assert values["apcer"] == 0.5 and values["apcer/mask"] == 0.0
     assert values["apcer_pooled"] == pytest.approx(1 / 3)
     assert values["acer"] == pytest.approx((1 / 2 + 1 / 3) / 2)
+    # Worst species (print 0.3, 0.5; mask 0.9) at APCER <= 10 %: every threshold up to 0.3
+    # (print's lowest score), lowest BPCER 2/3 (0.3 and 0.6 flagged). Pooled (3 attacks)
+    # likewise allows no miss: the same 0.3.
+    assert values["bpcer@apcer=10%"] == pytest.approx(2 / 3)
+    assert values["bpcer@apcer_pooled=10%"] == pytest.approx(2 / 3)
 
 
 def test_to_dict_prefix_and_counts():
@@ -76,5 +84,6 @@ def test_format_lists_every_species_in_percent():
     assert "APCER (worst: print)" in text and "50.00 %" in text
     assert any("replay" in line and "absent" in line for line in lines)
     assert any(line.startswith("BPCER") and "33.33 %" in line for line in lines)
-    assert "BPCER @ APCER=5%" in text
+    assert any(line.startswith("BPCER @ APCER=5%") and "worst species" in line for line in lines)
+    assert "BPCER @ APCER pooled=5%" in text
     assert "nan" not in text.lower()

@@ -59,7 +59,7 @@ def test_resume_after_an_exception(dataset, tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="simulated crash"):
         preprocess(_jobs(dataset, Interrupting(limit=2)), SETTINGS, tmp_path / "run", False)
     cache_dir = SETTINGS.cache_dir(tmp_path / "run")
-    assert len(list((cache_dir / "parts").rglob("*.csv"))) == 2
+    assert len(list((cache_dir / "parts").rglob("*.json"))) == 2
     resumed = preprocess(_jobs(dataset, FaceBoxFile()), SETTINGS, tmp_path / "run", False)
     assert resumed.counts.videos_reused == 2
     _assert_same_cache(reference, resumed, dataset.videos)
@@ -82,12 +82,12 @@ def test_resume_after_kill(synth, tmp_path: Path) -> None:
     )
     child.start()
     deadline = time.monotonic() + 20
-    while len(list(parts.rglob("*.csv"))) < 3 and time.monotonic() < deadline:
+    while len(list(parts.rglob("*.json"))) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
     os.kill(child.pid, signal.SIGKILL)
     child.join()
     assert child.exitcode == -signal.SIGKILL
-    done = len(list(parts.rglob("*.csv")))
+    done = len(list(parts.rglob("*.json")))
     assert 3 <= done < len(data.videos), "the run must be killed mid-way"
 
     # What a kill between the two writes of a video, or during a write, leaves behind.

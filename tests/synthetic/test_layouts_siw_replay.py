@@ -83,6 +83,30 @@ def test_bad_siw_knobs(tmp_path, knob, value):
     assert not (tmp_path / "out").exists()
 
 
+def test_the_siw_writer_writes_the_real_name_forms(tmp_path):
+    out = tmp_path / "siw"
+    release = write_siw(out, subjects_per_split=(2, 1), sensors=[1, 2], live_sessions=[1, 2],
+                        live_media=[1, 2], attack_sessions=[1], print_media=[1],
+                        replay_media=[1], marked_subjects=[91], mp4_subjects=[2],
+                        suffixed_subjects=[1], n_frames=1, size=32)
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.suffix != ".json"
+             and p.is_file()}
+    videos = {f for f in files if not f.endswith(".face")}
+    assert release.n_videos == len(videos) == 3 * 2 * (4 + 2)
+    # Every video has its .face beside it, with the same stem.
+    assert files - videos == {v.rsplit(".", 1)[0] + ".face" for v in videos}
+    marked = {v for v in videos if ".m." in v}
+    assert marked == {f"Test/live/091/091-2-1-{m}-{n}.m.mov" for m in (1, 2) for n in (1, 2)}
+    assert {v for v in videos if v.endswith(".mp4")} == {v for v in videos if "/002/" in v}
+    assert {v for v in videos if "_1." in v} == {v for v in videos if "/001/" in v}
+    assert all(v.rsplit("/", 1)[1].split(".")[0].endswith("_1") for v in videos if "/001/" in v)
+    marker = json.loads((out / MARKER_FILE).read_text())
+    assert marker["settings"]["mp4_subjects"] == [2]
+    # Live MediumID 2 is another part of the capture than MediumID 1.
+    one, two = (read_video(out / f"Train/live/002/002-1-1-{m}-1.mp4") for m in (1, 2))
+    assert not np.array_equal(one, two)
+
+
 def test_the_siw_writer_resumes(tmp_path):
     tiny = {"subjects_per_split": 1, "sensors": [2], "live_sessions": [1],
             "attack_sessions": [1], "print_media": [1], "replay_media": [4],

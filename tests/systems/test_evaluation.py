@@ -106,3 +106,79 @@ def test_pai_names_must_match_the_data_module(make_trainer):
     system = _system(pai_names=["live", "print1", "replay9"])
     with pytest.raises(ConfigError, match="differ from the data module"):
         make_trainer().test(system, RandomDataModule(), verbose=False)
+
+
+# --------------------------------------------------------------------------------------
+# The test loaders come from the trainer: [dev, test] or [test], none empty, at most two
+# --------------------------------------------------------------------------------------
+
+
+class _Loaders(RandomDataModule):
+    """test_dataloader() returns the named loaders ("dev", "test" or "empty")."""
+
+    def __init__(self, names, **kwargs):
+        super().__init__(n_subjects=20, **kwargs)
+        self.names = names
+
+    def test_dataloader(self):
+        from torch.utils.data import DataLoader
+
+        return [
+            DataLoader([], batch_size=4)
+            if name == "empty"
+            else self._loader(name, self.eval_batch_size, train=False)
+            for name in self.names
+        ]
+
+
+def test_empty_test_loader_is_an_error_not_dev_reported_as_test(make_trainer):
+    # Before: the dev scores of loader 0 were reported as "test" at the stored threshold.
+    system = _system(print_test_report=False)
+    system.threshold.fill_(0.5)
+    with pytest.raises(EmptySplitError, match=r"test dataloader 1 \(the test loader"):
+        make_trainer().test(system, _Loaders(["dev", "empty"]), verbose=False)
+    assert system.test_reports == {}
+
+
+def test_empty_dev_loader_is_an_error(make_trainer):
+    with pytest.raises(EmptySplitError, match=r"test dataloader 0 \(the dev loader"):
+        make_trainer().test(_system(), _Loaders(["empty", "test"]), verbose=False)
+
+
+@pytest.mark.parametrize("names", [["empty"], ["empty", "empty"], []])
+def test_all_test_loaders_empty_is_an_error(make_trainer, names):
+    # Lightning skips the whole test loop here; the system still reports it.
+    system = _system(print_test_report=False)
+    system.threshold.fill_(0.5)
+    with pytest.raises(EmptySplitError, match="test dataloader|no test dataloader"):
+        make_trainer().test(system, _Loaders(names), verbose=False)
+
+
+def test_three_test_loaders_are_an_error(make_trainer):
+    # Before: the third loader was silently added to dev.
+    with pytest.raises(ConfigError, match="test got 3 dataloaders"):
+        make_trainer().test(_system(), _Loaders(["dev", "test", "test"]), verbose=False)
+
+
+def test_two_loaders_still_choose_on_dev_and_apply_to_test(make_trainer):
+    # The loader count comes from the trainer, not from the batches seen: the same result
+    # as the data module's own [dev, test] loaders.
+    system = _system(print_test_report=False)
+    dm = _Loaders(["dev", "test"])
+    make_trainer().test(system, dm, verbose=False)
+    dev = video_scores(system.student, dm, "dev")
+    test = video_scores(system.student, dm, "test")
+    threshold = choose_threshold(dev[0], dev[1])
+    assert system.test_reports["dev"].threshold == threshold
+    assert system.test_reports["test"] == pad_report(*test, threshold, dm.pai_names)
+
+
+def test_single_loader_is_the_test_set(make_trainer):
+    system = _system(print_test_report=False)
+    system.threshold.fill_(0.6)
+    dm = _Loaders(["test"])
+    with pytest.warns(UserWarning, match="stored dev threshold"):
+        make_trainer().test(system, dm, verbose=False)
+    test = video_scores(system.student, dm, "test")
+    assert system.test_reports["test"] == pad_report(*test, 0.6, dm.pai_names)
+    assert "dev" not in system.test_reports

@@ -13,14 +13,19 @@ Mapping (documented so that results on it can be read):
 
 Each video ``train_release/<s>/<name>.avi`` gets a box file
 ``mtfas_face_boxes/train_release/<s>/<name>.face`` with the generator's true boxes (a
-synthetic-only extra, see :mod:`mtfas.synthetic.layouts.face_boxes`).
+synthetic-only extra, see :mod:`mtfas.synthetic.layouts.face_boxes`). With
+``face_box_folder="face-locations"`` and ``faceless_frames`` the box tree is exactly the
+one Idiap's ``bob.db.casia_fasd`` ships (:mod:`mtfas.protocols.casia_fasd`):
+``face-locations/<split folder>/<subject>/<file>.face``, ``frame x y w h`` lines from
+frame 0, ``frame 0 0 0 0`` for the frames of ``faceless_frames`` (no face found).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from mtfas.errors import ConfigError
 from mtfas.protocols.casia_fasd import (
     OFFICIAL_SUBJECTS,
     SPLIT_FOLDERS,
@@ -33,11 +38,8 @@ from mtfas.synthetic.layouts.face_boxes import FACE_BOX_FOLDER, BoxedRenderJob, 
 from mtfas.synthetic.layouts.release import (
     SyntheticRelease,
     check_render_knobs,
-    claim_folder,
-    is_complete,
-    run_jobs,
+    render_release,
     split_counts,
-    write_marker,
 )
 
 LAYOUT = "casia-fasd"
@@ -63,6 +65,8 @@ def write_casia_fasd(
     fourcc: str = "FFV1",
     workers: int = 0,
     progress: bool = False,
+    face_box_folder: str = FACE_BOX_FOLDER,
+    faceless_frames: Sequence[int] = (),
 ) -> SyntheticRelease:
     """Render the synthetic benchmark as a release in CASIA-FASD's exact layout.
 
@@ -81,6 +85,9 @@ def write_casia_fasd(
         fourcc: Preferred codec (lossless FFV1; MJPG with a warning if unavailable).
         workers: Rendering processes; 0 renders in this process.
         progress: Show a progress bar.
+        face_box_folder: Folder (relative to ``out``) of the true-box tree;
+            ``"face-locations"`` gives the name of Idiap's tree.
+        faceless_frames: Frames whose box lines are ``frame 0 0 0 0`` in every file.
 
     Returns:
         What was written (no protocol files: CASIA-FASD has none).
@@ -93,26 +100,45 @@ def write_casia_fasd(
     check_render_knobs(n_frames, size)
     settings = {"subjects": subjects, "n_frames": n_frames, "size": size,
                 "seed": int(seed), "fps": float(fps)}
+    folder = PurePosixPath(str(face_box_folder))
+    if folder.is_absolute() or ".." in folder.parts or not folder.parts or any(
+            part in SPLIT_FOLDERS.values() for part in folder.parts[:1]):
+        raise ConfigError(
+            f"face_box_folder must be a folder name inside the release other than the split "
+            f"folders, got {face_box_folder!r}"
+        )
+    try:
+        faceless = tuple(sorted({int(f) for f in faceless_frames}))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"faceless_frames must be frame numbers, got {faceless_frames!r}"
+                          ) from exc
+    if any(f < 0 or f >= n_frames for f in faceless):
+        raise ConfigError(f"faceless_frames must lie in 0-{n_frames - 1}, got {list(faceless)}")
+    # Recorded only when used, so that earlier releases stay complete.
+    if str(folder) != FACE_BOX_FOLDER:
+        settings["face_box_folder"] = str(folder)
+    if faceless:
+        settings["faceless_frames"] = list(faceless)
     videos = casia_fasd_videos(subjects)
     codec = video_codec(fourcc, VIDEO_EXTENSION)
-    if is_complete(root, LAYOUT, settings):
-        return SyntheticRelease(root, LAYOUT, len(videos), 0, codec.fourcc, codec.lossless,
-                                settings, [])
-    claim_folder(root, LAYOUT, settings)
-    jobs = []
-    for split, number, file in videos:
-        relative = Path(SPLIT_FOLDERS[split], str(number), file.name)
-        path = root / relative.with_suffix(VIDEO_EXTENSION)
-        box_path = root / FACE_BOX_FOLDER / relative.with_suffix(".face")
-        if path.is_file() and box_path.is_file():
-            continue
-        jobs.append(BoxedRenderJob(
-            str(path), str(box_path), SUBJECT_BASE + subject_id(split, number),
-            SPECIES[file.pai], QUALITY_DEVICES[file.quality], SESSION,
-            n_frames, size, int(seed), codec, float(fps),
-        ))
-    run_jobs(render_boxed, jobs, workers, progress, desc="synthetic CASIA-FASD")
-    write_marker(root, LAYOUT, settings, complete=True, fourcc=codec.fourcc,
-                 lossless=codec.lossless, n_videos=len(videos))
-    return SyntheticRelease(root, LAYOUT, len(videos), len(jobs), codec.fourcc,
-                            codec.lossless, settings, [])
+
+    def pending() -> list[BoxedRenderJob]:
+        jobs: list[BoxedRenderJob] = []
+        for split, number, file in videos:
+            relative = Path(SPLIT_FOLDERS[split], str(number), file.name)
+            path = root / relative.with_suffix(VIDEO_EXTENSION)
+            box_path = root / folder / relative.with_suffix(".face")
+            if path.is_file() and box_path.is_file():
+                continue
+            jobs.append(BoxedRenderJob(
+                str(path), str(box_path), SUBJECT_BASE + subject_id(split, number),
+                SPECIES[file.pai], QUALITY_DEVICES[file.quality], SESSION,
+                n_frames, size, int(seed), codec, float(fps), faceless=faceless,
+            ))
+        return jobs
+
+    return render_release(
+        root, LAYOUT, settings, n_videos=len(videos), fourcc=codec.fourcc,
+        lossless=codec.lossless, pending=pending, render=render_boxed, workers=workers,
+        progress=progress, desc="synthetic CASIA-FASD",
+    )

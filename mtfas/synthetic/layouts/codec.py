@@ -87,7 +87,7 @@ def write_video(path: str | Path, frames: np.ndarray, codec: Codec, fps: float =
     height, width = frames.shape[1:3]
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     with _quiet_native_stderr(path.suffix.lower() not in NATIVE_CONTAINERS.get(codec.fourcc, ())):
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec.fourcc), fps,
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*codec.fourcc), fps,
                                  (width, height))
     try:
         if not writer.isOpened():
@@ -133,7 +133,7 @@ def round_trips(fourcc: str, suffix: str = ".avi") -> bool | None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"probe{suffix}"
         with _quiet_native_stderr(suffix.lower() not in NATIVE_CONTAINERS.get(fourcc, ())):
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 25.0, (48, 32))
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*fourcc), 25.0, (48, 32))
         if not writer.isOpened():
             writer.release()
             return None

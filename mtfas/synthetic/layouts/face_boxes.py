@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,8 @@ class BoxedRenderJob:
         sideways: 0, or 90 to store the frames rotated 90 degrees counter-clockwise.
         metadata: With ``sideways``: write the display rotation into the file (``.mp4``
             / ``.mov`` only).
+        faceless: Frames whose box line is written as ``frame 0 0 0 0`` (Idiap's
+            face-location files mark frames without a detected face so).
     """
 
     path: str
@@ -76,12 +79,19 @@ class BoxedRenderJob:
     fps: float
     sideways: int = 0
     metadata: bool = True
+    faceless: tuple[int, ...] = ()
 
 
-def face_box_text(boxes: np.ndarray) -> str:
-    """Box-file text of ``(T, 4)`` ``x1 y1 x2 y2`` boxes: ``frame x y w h`` per line."""
+def face_box_text(boxes: np.ndarray, faceless: Collection[int] = ()) -> str:
+    """Box-file text of ``(T, 4)`` ``x1 y1 x2 y2`` boxes: ``frame x y w h`` per line.
+
+    The frames of ``faceless`` get ``frame 0 0 0 0`` (no face), as in Idiap's files.
+    """
     lines = []
     for frame, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, dtype=float)):
+        if frame in faceless:
+            lines.append(f"{frame} 0 0 0 0")
+            continue
         x, y = round(x1), round(y1)
         lines.append(f"{frame} {x} {y} {max(1, round(x2) - x)} {max(1, round(y2) - y)}")
     return "\n".join(lines) + "\n"
@@ -101,10 +111,10 @@ def render_boxed(job: BoxedRenderJob) -> None:
         set_display_rotation(path, job.sideways)
     if job.box_path is not None:
         # Boxes are in the coordinates of the upright frame, as the reader sees it.
-        write_text(Path(job.box_path), face_box_text(capture.boxes))
+        write_text(Path(job.box_path), face_box_text(capture.boxes, job.faceless))
 
 
-def _boxes(data: bytes | bytearray, start: int, end: int):
+def _boxes(data: bytes | bytearray, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
     """Yield ``(type, payload start, box end)`` of the ISO-BMFF boxes in ``data[start:end]``."""
     at = start
     while at + 8 <= end:

@@ -42,12 +42,8 @@ from mtfas.synthetic.layouts.face_boxes import FACE_BOX_FOLDER, BoxedRenderJob, 
 from mtfas.synthetic.layouts.release import (
     SyntheticRelease,
     check_render_knobs,
-    claim_folder,
-    is_complete,
-    run_jobs,
+    render_release,
     split_counts,
-    write_marker,
-    write_text,
 )
 
 LAYOUT = "msu-mfsd"
@@ -122,28 +118,27 @@ def write_msu_mfsd(
     codecs = {ext: video_codec(FOURCCS[ext], ext) for ext in set(EXTENSIONS.values())}
     fourcc = "+".join(sorted({c.fourcc.strip() for c in codecs.values()}))
     lossless = all(c.lossless for c in codecs.values())
-    lists = sorted(LIST_FILES.values())
-    if is_complete(root, LAYOUT, settings):
-        return SyntheticRelease(root, LAYOUT, len(videos), 0, fourcc, lossless, settings,
-                                lists)
-    claim_folder(root, LAYOUT, settings)
-    jobs = []
-    for name in videos:
-        path = root / name.relative
-        box_path = root / FACE_BOX_FOLDER / name.relative.with_suffix(".face")
-        if path.is_file() and box_path.is_file():
-            continue
-        turned = name.device == "android" and sideways != "none"
-        jobs.append(BoxedRenderJob(
-            str(path), str(box_path), SUBJECT_BASE + name.client, SPECIES[name.pai],
-            DEVICE_IDS[name.device], SESSION, n_frames, size, int(seed),
-            codecs[EXTENSIONS[name.device]], float(fps),
-            sideways=90 if turned else 0, metadata=sideways == "metadata",
-        ))
-    run_jobs(render_boxed, jobs, workers, progress, desc="synthetic MSU-MFSD")
-    for split, file in LIST_FILES.items():
-        write_text(root / file, "".join(f"{c:02d}\n" for c in clients[split]))
-    write_marker(root, LAYOUT, settings, complete=True, fourcc=fourcc, lossless=lossless,
-                 n_videos=len(videos))
-    return SyntheticRelease(root, LAYOUT, len(videos), len(jobs), fourcc, lossless,
-                            settings, lists)
+    lists = {file: "".join(f"{c:02d}\n" for c in clients[split])
+             for split, file in LIST_FILES.items()}
+
+    def pending() -> list[BoxedRenderJob]:
+        jobs: list[BoxedRenderJob] = []
+        for name in videos:
+            path = root / name.relative
+            box_path = root / FACE_BOX_FOLDER / name.relative.with_suffix(".face")
+            if path.is_file() and box_path.is_file():
+                continue
+            turned = name.device == "android" and sideways != "none"
+            jobs.append(BoxedRenderJob(
+                str(path), str(box_path), SUBJECT_BASE + name.client, SPECIES[name.pai],
+                DEVICE_IDS[name.device], SESSION, n_frames, size, int(seed),
+                codecs[EXTENSIONS[name.device]], float(fps),
+                sideways=90 if turned else 0, metadata=sideways == "metadata",
+            ))
+        return jobs
+
+    return render_release(
+        root, LAYOUT, settings, n_videos=len(videos), fourcc=fourcc, lossless=lossless,
+        pending=pending, render=render_boxed, workers=workers, progress=progress,
+        desc="synthetic MSU-MFSD", protocol_files=lists,
+    )

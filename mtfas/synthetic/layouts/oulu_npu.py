@@ -31,11 +31,8 @@ from mtfas.synthetic.layouts.release import (
     SyntheticRelease,
     as_sorted_ints,
     check_render_knobs,
-    claim_folder,
-    is_complete,
-    run_jobs,
+    render_release,
     split_counts,
-    write_marker,
     write_text,
 )
 
@@ -149,19 +146,19 @@ def write_oulu_npu(
     videos = oulu_npu_videos(phones, sessions, users)
     lists = oulu_npu_protocols(phones, sessions, users)
     codec = video_codec(fourcc)
-    if is_complete(root, LAYOUT, settings):
-        return SyntheticRelease(root, LAYOUT, len(videos), 0, codec.fourcc, codec.lossless,
-                                settings, sorted(lists))
-    claim_folder(root, LAYOUT, settings)
-    jobs = []
-    for split, name in videos:
-        path = root / SPLIT_FOLDERS[split] / f"{name}.avi"
-        if not (path.is_file() and path.with_suffix(".txt").is_file()):
-            jobs.append(_RenderJob(str(path), name, n_frames, size, int(seed), codec, fps))
-    run_jobs(_render, jobs, workers, progress, desc="synthetic OULU-NPU")
-    for relative, lines in lists.items():
-        write_text(root / relative, "".join(f"{line}\n" for line in lines))
-    write_marker(root, LAYOUT, settings, complete=True, fourcc=codec.fourcc,
-                 lossless=codec.lossless, n_videos=len(videos))
-    return SyntheticRelease(root, LAYOUT, len(videos), len(jobs), codec.fourcc,
-                            codec.lossless, settings, sorted(lists))
+
+    def pending() -> list[_RenderJob]:
+        jobs: list[_RenderJob] = []
+        for split, name in videos:
+            path = root / SPLIT_FOLDERS[split] / f"{name}.avi"
+            if not (path.is_file() and path.with_suffix(".txt").is_file()):
+                jobs.append(_RenderJob(str(path), name, n_frames, size, int(seed), codec, fps))
+        return jobs
+
+    return render_release(
+        root, LAYOUT, settings, n_videos=len(videos), fourcc=codec.fourcc,
+        lossless=codec.lossless, pending=pending, render=_render, workers=workers,
+        progress=progress, desc="synthetic OULU-NPU",
+        protocol_files={relative: "".join(f"{line}\n" for line in lines)
+                        for relative, lines in lists.items()},
+    )

@@ -19,10 +19,13 @@ Each video ``<split>/...mov`` (FFV1 in a QuickTime container, lossless) has
 ``face-locations/<split>/....face`` with one ``frame x y w h`` line per frame (frames
 from 0, the capture's face box rounded to pixels); the frames listed in
 ``zero_box_frames`` get ``frame 0 0 0 0`` instead ("no face", as the release writes it),
-to exercise that path. ``enroll/<split>/client<ID>_session01_enroll_<lighting>_1.mov``
+to exercise that path. ``enroll/<split>/client<ID>_session01_webcam_enroll_<lighting>.mov``
 (the first ``enroll_clients`` clients of each split) stands for the enrolment videos
-that presentation attack detection never reads; their layout in the real release is
-unconfirmed.
+that presentation attack detection never reads. Their names follow Idiap's
+``bob.db.replay`` 3.0.9 (``create.py``, ``parse_real_filename``: purpose and lighting are
+the 4th and 5th ``_`` fields, and only authentication names carry a take number); the
+``enroll/<split>/`` folder is this writer's choice (the package does not ship the lists
+that name it).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from mtfas.errors import ConfigError
 from mtfas.protocols.replay_attack import (
@@ -51,11 +55,8 @@ from mtfas.synthetic.layouts.codec import Codec, video_codec, write_video
 from mtfas.synthetic.layouts.release import (
     SyntheticRelease,
     check_render_knobs,
-    claim_folder,
-    is_complete,
-    run_jobs,
+    render_release,
     split_counts,
-    write_marker,
     write_text,
 )
 
@@ -204,37 +205,40 @@ def write_replay_attack(
     }
     videos = replay_attack_videos(clients, lightings, takes, supports, devices)
     enrolment = [
-        (f"{ENROLL_FOLDER}/{SPLIT_FOLDERS[split]}/client{client:03d}_session01_enroll_"
-         f"{lighting}_1", ReplayName(client, 1, lighting, take=1))
+        (f"{ENROLL_FOLDER}/{SPLIT_FOLDERS[split]}/client{client:03d}_session01_webcam_enroll_"
+         f"{lighting}", ReplayName(client, 1, lighting, take=1))
         for split in SPLIT_ORDER for client in clients[split][:enroll_clients]
         for lighting in lightings
     ]
     n_videos = len(videos) + len(enrolment)
     codec = video_codec(fourcc, SUFFIX)
-    if is_complete(root, LAYOUT, settings):
-        return SyntheticRelease(root, LAYOUT, n_videos, 0, codec.fourcc, codec.lossless,
-                                settings)
-    claim_folder(root, LAYOUT, settings)
-    jobs = []
 
-    def add(relative: str, face: bool, conditions: dict[str, int | str]) -> None:
-        path = root / f"{relative}{SUFFIX}"
-        face_path = root / FACE_LOCATIONS / f"{relative}.face" if face else None
-        if path.is_file() and (face_path is None or face_path.is_file()):
-            return
-        key = tuple(conditions[k] for k in ("subject", "pai", "device", "session", "segment"))
-        jobs.append(_RenderJob(str(path), None if face_path is None else str(face_path),
-                               key, n_frames, size, int(seed), codec, fps, tuple(zero_frames)))
+    def pending() -> list[_RenderJob]:
+        jobs: list[_RenderJob] = []
 
-    for split, support, name in videos:
-        add(video_id(split, name, support), True, synthetic_conditions(name, support))
-    for relative, live in enrolment:
-        add(relative, False, synthetic_conditions(live, ""))
-    run_jobs(_render, jobs, workers, progress, desc="synthetic Replay-Attack")
-    write_marker(root, LAYOUT, settings, complete=True, fourcc=codec.fourcc,
-                 lossless=codec.lossless, n_videos=n_videos)
-    return SyntheticRelease(root, LAYOUT, n_videos, len(jobs), codec.fourcc,
-                            codec.lossless, settings)
+        def add(relative: str, face: bool, conditions: dict[str, int | str]) -> None:
+            path = root / f"{relative}{SUFFIX}"
+            face_path = root / FACE_LOCATIONS / f"{relative}.face" if face else None
+            if path.is_file() and (face_path is None or face_path.is_file()):
+                return
+            key = cast(  # the values of these keys are int, str, int, int, int
+                tuple[int, str, int, int, int],
+                tuple(conditions[k] for k in ("subject", "pai", "device", "session", "segment")),
+            )
+            jobs.append(_RenderJob(str(path), None if face_path is None else str(face_path),
+                                   key, n_frames, size, int(seed), codec, fps, tuple(zero_frames)))
+
+        for split, support, name in videos:
+            add(video_id(split, name, support), True, synthetic_conditions(name, support))
+        for relative, live in enrolment:
+            add(relative, False, synthetic_conditions(live, ""))
+        return jobs
+
+    return render_release(
+        root, LAYOUT, settings, n_videos=n_videos, fourcc=codec.fourcc,
+        lossless=codec.lossless, pending=pending, render=_render, workers=workers,
+        progress=progress, desc="synthetic Replay-Attack",
+    )
 
 
 def _subset(name: str, values: Sequence[str], allowed: Sequence[str]) -> list[str]:

@@ -9,16 +9,26 @@ Mapping to the synthetic generator (:func:`mtfas.synthetic.render_capture`):
   1/2 and differ by the camera; a held-out medium 3 or 4 is therefore less unseen than in
   the real data);
 * session ``n`` is synthetic session (lighting) ``(n - 1) % 3``; sessions 4-6 take frames
-  further on in the same capture (so no two videos are identical);
+  further on in the same capture, and so does live MediumID 2 (so no two videos are
+  identical);
 * live is ``live``, print medium 1/2 is ``print1``/``print2``, replay medium ``m`` is
   ``replay1`` (odd m) or ``replay2`` (even m).
 
 Each video ``{Train,Test}/{live,spoof}/<SSS>/<SSS>-<sensor>-<type>-<medium>-<session>.mov``
 (FFV1 in a QuickTime container, lossless) has a sibling ``.face`` with one
 ``x1 y1 x2 y2`` line per frame (the capture's face box, rounded to pixels). Live videos
-have MediumID 1. The sizes of the real release are approximated by the defaults
-(90 + 75 subjects, 2 sensors, 4 live and 2 attack sessions: 8 live and 24 attack videos
-per subject, 5280 videos; the real release has about 4.5k).
+have MediumID 1 by default (``live_media``; the real release has 1 and 2, each with
+sessions 1 and 2: ``live_media=(1, 2), live_sessions=(1, 2)``). The sizes of the real
+release are approximated by the defaults (90 + 75 subjects, 2 sensors, 4 live and 2 attack
+sessions: 8 live and 24 attack videos per subject, 5280 videos; the real release has
+4469).
+
+The real release's other name forms (:mod:`mtfas.protocols.siw`) are written on request:
+the live test videos of sensor 2 of ``marked_subjects`` are named ``<name>.m.mov`` (by
+default the release's subjects 153, 154, 158 and 161, present only in full-size
+releases); the videos of ``mp4_subjects`` are ``.mp4`` files; those of
+``suffixed_subjects`` are named ``<name>_<SUFFIX_TEXT>``. Their ``.face`` files share the
+stem (``153-2-1-1-1.m.face``).
 """
 
 from __future__ import annotations
@@ -28,6 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mtfas.protocols.siw import (
+    LIVE,
+    MARK,
+    MARKED_SENSOR,
+    MARKED_SUBJECTS,
     MEDIA,
     OFFICIAL_SUBJECTS,
     PRINT,
@@ -43,11 +57,8 @@ from mtfas.synthetic.layouts.release import (
     SyntheticRelease,
     as_sorted_ints,
     check_render_knobs,
-    claim_folder,
-    is_complete,
-    run_jobs,
+    render_release,
     split_counts,
-    write_marker,
     write_text,
 )
 
@@ -55,6 +66,10 @@ LAYOUT = "siw"
 #: Offset of SiW subjects among synthetic subject ids.
 SUBJECT_OFFSET = 2000
 SUFFIX = ".mov"
+#: Container of the videos of ``mp4_subjects``.
+MP4 = ".mp4"
+#: What follows the underscore in the names of ``suffixed_subjects``.
+SUFFIX_TEXT = "1"
 
 
 def subjects_by_split(subjects_per_split: int | Sequence[int] | None = None
@@ -90,7 +105,8 @@ def synthetic_conditions(name: SiWName) -> dict[str, int | str]:
         "pai": pai,
         "device": device,
         "session": (name.session - 1) % 3,
-        "segment": (name.session - 1) // 3,
+        "segment": (name.session - 1) // 3 + (2 if name.type == LIVE and name.medium > 1
+                                              else 0),
     }
 
 
@@ -110,8 +126,8 @@ def _render(job: _RenderJob) -> None:
     conditions = synthetic_conditions(job.name)
     segment = int(conditions.pop("segment"))
     capture = render_capture(
-        conditions["subject"], conditions["pai"], device=conditions["device"],
-        session=conditions["session"], n_frames=job.n_frames * (segment + 1),
+        int(conditions["subject"]), conditions["pai"], device=int(conditions["device"]),
+        session=int(conditions["session"]), n_frames=job.n_frames * (segment + 1),
         size=job.size, seed=job.seed,
     )
     start = job.n_frames * segment
@@ -119,6 +135,24 @@ def _render(job: _RenderJob) -> None:
     write_video(path, capture.frames[start:], job.codec, job.fps)
     lines = [" ".join(str(round(float(v))) for v in box) for box in capture.boxes[start:]]
     write_text(path.with_suffix(".face"), "\n".join(lines) + "\n")
+
+
+def _subject_ids(name: str, values: Sequence[int]) -> list[int]:
+    """A possibly empty selection of subject ids 1-999 (sorted)."""
+    values = list(values)
+    return as_sorted_ints(name, values, range(1, 1000)) if values else []
+
+
+def file_decoration(split: str, name: SiWName, marked: Sequence[int],
+                    suffixed: Sequence[int]) -> str:
+    """What follows the five numbers in the file name of a video (see the module docstring)."""
+    decoration = ""
+    if (split == "test" and name.type == LIVE and name.sensor == MARKED_SENSOR
+            and name.subject in marked):
+        decoration += MARK
+    if name.subject in suffixed:
+        decoration += f"_{SUFFIX_TEXT}"
+    return decoration
 
 
 def write_siw(
@@ -130,6 +164,10 @@ def write_siw(
     attack_sessions: Sequence[int] = (1, 2),
     print_media: Sequence[int] = MEDIA[PRINT],
     replay_media: Sequence[int] = MEDIA[REPLAY],
+    live_media: Sequence[int] = (1,),
+    marked_subjects: Sequence[int] = MARKED_SUBJECTS,
+    mp4_subjects: Sequence[int] = (),
+    suffixed_subjects: Sequence[int] = (),
     n_frames: int = 5,
     size: int = 128,
     seed: int = 0,
@@ -152,6 +190,11 @@ def write_siw(
         attack_sessions: Sessions 1-6 of the attack videos.
         print_media: Print media 1-2 (an empty selection is not allowed).
         replay_media: Replay media 1-4.
+        live_media: MediumIDs 1-2 of the live videos.
+        marked_subjects: Test subjects whose live sensor-2 videos are named
+            ``<name>.m.mov``.
+        mp4_subjects: Subjects whose videos are ``.mp4`` files.
+        suffixed_subjects: Subjects whose names end in ``_<SUFFIX_TEXT>``.
         n_frames: Frames per video.
         size: Side of the square frames in pixels (32-1024).
         seed: Seed of the generator.
@@ -173,6 +216,10 @@ def write_siw(
     attack_sessions = as_sorted_ints("attack_sessions", attack_sessions, range(1, 7))
     print_media = as_sorted_ints("print_media", print_media, MEDIA[PRINT])
     replay_media = as_sorted_ints("replay_media", replay_media, MEDIA[REPLAY])
+    live_media = as_sorted_ints("live_media", live_media, (1, 2))
+    marked = _subject_ids("marked_subjects", marked_subjects)
+    mp4 = _subject_ids("mp4_subjects", mp4_subjects)
+    suffixed = _subject_ids("suffixed_subjects", suffixed_subjects)
     check_render_knobs(n_frames, size)
     settings = {
         "subjects": subjects, "sensors": sensors, "live_sessions": live_sessions,
@@ -180,20 +227,32 @@ def write_siw(
         "replay_media": replay_media, "n_frames": n_frames, "size": size,
         "seed": int(seed), "fps": float(fps),
     }
+    # Recorded only when used, so that earlier releases stay complete.
+    for key, value, default in (("live_media", live_media, [1]),
+                                ("marked_subjects", marked, list(MARKED_SUBJECTS)),
+                                ("mp4_subjects", mp4, []), ("suffixed_subjects", suffixed, [])):
+        if value != default:
+            settings[key] = value
     videos = siw_videos(subjects, sensors, live_sessions, attack_sessions, print_media,
-                        replay_media)
-    codec = video_codec(fourcc, SUFFIX)
-    if is_complete(root, LAYOUT, settings):
-        return SyntheticRelease(root, LAYOUT, len(videos), 0, codec.fourcc, codec.lossless,
-                                settings)
-    claim_folder(root, LAYOUT, settings)
-    jobs = []
-    for split, name in videos:
-        path = root / f"{video_id(split, name)}{SUFFIX}"
-        if not (path.is_file() and path.with_suffix(".face").is_file()):
-            jobs.append(_RenderJob(str(path), name, n_frames, size, int(seed), codec, fps))
-    run_jobs(_render, jobs, workers, progress, desc="synthetic SiW")
-    write_marker(root, LAYOUT, settings, complete=True, fourcc=codec.fourcc,
-                 lossless=codec.lossless, n_videos=len(videos))
-    return SyntheticRelease(root, LAYOUT, len(videos), len(jobs), codec.fourcc,
-                            codec.lossless, settings)
+                        replay_media, live_media)
+    codecs = {SUFFIX: video_codec(fourcc, SUFFIX)}
+    if mp4:
+        codecs[MP4] = video_codec(fourcc, MP4)
+    codec = codecs[SUFFIX]
+
+    def pending() -> list[_RenderJob]:
+        jobs: list[_RenderJob] = []
+        for split, name in videos:
+            suffix = MP4 if name.subject in mp4 else SUFFIX
+            decoration = file_decoration(split, name, marked, suffixed)
+            path = root / f"{video_id(split, name, decoration)}{suffix}"
+            if not (path.is_file() and path.with_suffix(".face").is_file()):
+                jobs.append(_RenderJob(str(path), name, n_frames, size, int(seed),
+                                       codecs[suffix], fps))
+        return jobs
+
+    return render_release(
+        root, LAYOUT, settings, n_videos=len(videos), fourcc=codec.fourcc,
+        lossless=codec.lossless, pending=pending, render=_render, workers=workers,
+        progress=progress, desc="synthetic SiW",
+    )

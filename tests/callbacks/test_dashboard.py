@@ -9,7 +9,7 @@ import pytest
 
 from mtfas.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "tests" / "conf" / "tiny_mtfas.yaml")
 SPECIES = ("live", "print1", "print2", "replay1", "replay2")
 

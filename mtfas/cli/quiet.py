@@ -1,0 +1,49 @@
+"""Known-harmless notes of third-party libraries, silenced while a command runs.
+
+Only for the duration of a command (:func:`quiet_third_party` restores the warning filters
+and logging state on exit), never at import, so a user's own ``Trainer`` sees every
+warning. Each entry names what it silences and why it is harmless:
+
+* torch's ``FutureWarning`` that ``isinstance(treespec, LeafSpec)`` is deprecated, raised
+  when Lightning's ``CombinedLoader`` flattens the loaders (Lightning's code, once per
+  loader; nothing a user can change);
+* Lightning's "Tip: ... litlogger / litmodels" adverts, logged at info level by its
+  logger and checkpoint connectors.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["quiet_third_party"]
+
+_LEAFSPEC = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
+_ADVERT_LOGGERS = (
+    "lightning.pytorch.trainer.connectors.logger_connector.logger_connector",
+    "lightning.pytorch.trainer.connectors.callback_connector",
+    "lightning.pytorch.utilities.rank_zero",
+)
+
+
+class _DropAdverts(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip: For seamless cloud" not in record.getMessage()
+
+
+@contextmanager
+def quiet_third_party() -> Iterator[None]:
+    """Silence the notes listed in this module while the block runs."""
+    advert = _DropAdverts()
+    loggers = [logging.getLogger(name) for name in _ADVERT_LOGGERS]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_LEAFSPEC, category=FutureWarning)
+        for logger in loggers:
+            logger.addFilter(advert)
+        try:
+            yield
+        finally:
+            for logger in loggers:
+                logger.removeFilter(advert)

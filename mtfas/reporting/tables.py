@@ -1,0 +1,106 @@
+"""Tables shared by ``mtfas report``, ``mtfas folds`` and ``mtfas compare``.
+
+One summary (mean, sample standard deviation and count per group) and one way to print
+it: ``mean ± std`` in percent, or ``value (n=1)`` where a single run leaves the standard
+deviation undefined (never ``± nan``). Tables are written atomically.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = [
+    "markdown_table",
+    "mean_std",
+    "percent",
+    "spread",
+    "summarise",
+    "write_csv",
+    "write_tables",
+    "write_text",
+]
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub-flavoured markdown table (no trailing newline)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def percent(value: float | None) -> str:
+    """A fraction as a percentage with two decimals; ``-`` for a missing value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{100 * float(value):.2f}"
+
+
+def spread(mean: float, std: float, n: int) -> str:
+    """``mean ± std`` in percent; ``mean (n=1)`` when one value leaves std undefined."""
+    if n == 0:
+        return "-"
+    if n == 1 or math.isnan(std):
+        return f"{percent(mean)} (n={n})"
+    return f"{percent(mean)} ± {percent(std)}"
+
+
+def mean_std(values: pd.Series) -> tuple[float, float, int]:
+    """Mean, sample standard deviation (``n - 1``) and count of the non-missing values."""
+    present = values.dropna().astype(float)
+    n = len(present)
+    mean = float(present.mean()) if n else math.nan
+    std = float(present.std(ddof=1)) if n > 1 else math.nan
+    return mean, std, n
+
+
+def summarise(table: pd.DataFrame, columns: Sequence[str], by: str | None = None) -> pd.DataFrame:
+    """Mean, sample std and count of ``columns``, per value of ``by`` (in order of appearance).
+
+    Returns:
+        One row per group (a single row named ``all`` without ``by``) with columns
+        ``<group>``, ``runs`` and ``<column>_mean``, ``<column>_std``, ``<column>_n``.
+    """
+    groups = table.groupby(by, sort=False) if by else [("all", table)]
+    rows = []
+    for name, part in groups:
+        row: dict[str, object] = {by or "group": name, "runs": len(part)}
+        for column in columns:
+            mean, std, n = mean_std(part[column]) if column in part else (math.nan, math.nan, 0)
+            row.update({f"{column}_mean": mean, f"{column}_std": std, f"{column}_n": n})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temporary file, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_csv(path: str | Path, table: pd.DataFrame) -> Path:
+    """Write ``table`` as CSV (no index) to ``path`` atomically."""
+    return write_text(path, table.to_csv(index=False))
+
+
+def write_tables(out_dir: str | Path, stem: str, table: pd.DataFrame, markdown: str) -> None:
+    """Write ``<stem>.csv`` and ``<stem>.md`` to ``out_dir`` atomically; print the markdown."""
+    out = Path(out_dir)
+    write_csv(out / f"{stem}.csv", table)
+    write_text(out / f"{stem}.md", markdown)
+    print(markdown)
+    print(f"Wrote {out / f'{stem}.csv'} and {out / f'{stem}.md'}")

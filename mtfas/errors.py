@@ -73,3 +73,7 @@ class DatasetWarning(UserWarning):
 
 class CheckpointError(MTFASError, ValueError):
     """A checkpoint is missing, unreadable, or cannot be used for prediction or export."""
+
+
+class MissingExtraError(MTFASError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""

@@ -6,9 +6,12 @@ import runpy
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_training.py"
 
 
+@pytest.mark.slow
 def test_gpu_training_benchmark_smoke_run_on_cpu(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--device", "cpu", "--width", "0.125",
                                       "--size", "32", "--batch", "4", "--steps", "2",

@@ -174,6 +174,7 @@ def _smoke_run(args: list[str], tmp_path: Path, capsys) -> str:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data", DATA, ids=_name)
 def test_every_data_file_runs_with_the_smoke_override(data, releases, tmp_path, capsys):
     # The cheapest system; every method file runs once below.
@@ -182,6 +183,7 @@ def test_every_data_file_runs_with_the_smoke_override(data, releases, tmp_path, 
     _smoke_run(args, tmp_path, capsys)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", METHODS, ids=lambda p: p.stem)
 def test_every_method_file_runs_with_the_smoke_override(method, releases, tmp_path, capsys):
     data = CONFIGS / "data" / "oulu_npu" / "protocol_1.yaml"
@@ -191,6 +193,7 @@ def test_every_method_file_runs_with_the_smoke_override(method, releases, tmp_pa
     _smoke_run(args, tmp_path, capsys)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("demo", DEMOS, ids=lambda p: p.stem)
 def test_the_demos_run_with_the_smoke_override(demo, oulu_release, oulu_cache, tmp_path,
                                                capsys):

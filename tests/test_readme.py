@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
@@ -24,6 +26,7 @@ def test_quickstart_has_exactly_two_commands_and_ci_runs_the_test_one():
     assert tests in ci_lines
 
 
+@pytest.mark.slow
 def test_own_trainer_code_block_runs(tmp_path, monkeypatch):
     section = README.split("## Use `MetaTeacherSystem` in your own `Trainer`", 1)[1]
     code = re.search(r"```python\n(.*?)\n```", section, flags=re.S).group(1)

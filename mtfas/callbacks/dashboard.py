@@ -33,6 +33,7 @@ from mtfas.reporting.plots import (
     score_histogram_figure,
     usable_splits,
 )
+from mtfas.transforms import normalise
 
 __all__ = ["FASDashboard"]
 
@@ -203,6 +204,7 @@ class FASDashboard(Callback):
         device = pl_module.device
         was_training = pl_module.training
         pl_module.eval()
+        images = normalise(images)  # batches arrive as uint8; faces are drawn from [-1, 1]
         with torch.no_grad():
             x = images.to(device)
             maps = pl_module(x)[:, 0].float().cpu().numpy()

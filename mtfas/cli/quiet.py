@@ -7,6 +7,8 @@ warning. Each entry names what it silences and why it is harmless:
 * torch's ``FutureWarning`` that ``isinstance(treespec, LeafSpec)`` is deprecated, raised
   when Lightning's ``CombinedLoader`` flattens the loaders (Lightning's code, once per
   loader; nothing a user can change);
+* jsonargparse's deprecation notes about the calls LightningCLI makes
+  (``add_instantiator``, ``instantiate_classes``, ``skip_none``): Lightning's code;
 * Lightning's "Tip: ... litlogger / litmodels" adverts, logged at info level by its
   logger and checkpoint connectors.
 """
@@ -40,6 +42,8 @@ def quiet_third_party() -> Iterator[None]:
     loggers = [logging.getLogger(name) for name in _ADVERT_LOGGERS]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_LEAFSPEC, category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning,
+                                module=r"lightning\.pytorch\.cli")
         for logger in loggers:
             logger.addFilter(advert)
         try:

@@ -36,12 +36,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from mtfas.datamodules.base import SPLITS, FASDataModule, Split, carve_meta_val
+from mtfas.datamodules.dataset import FrameStore
 from mtfas.errors import ConfigError, DatasetError, DatasetWarning
 
 #: Subject ids of domain ``k`` are ``k * SUBJECT_STRIDE + subject``.
@@ -73,7 +74,7 @@ class DomainFrameStore:
         stores: ``{domain: store}``.
     """
 
-    def __init__(self, stores: Mapping[str, object]) -> None:
+    def __init__(self, stores: Mapping[str, FrameStore]) -> None:
         self.stores = dict(stores)
 
     def frames(self, video: str) -> np.ndarray:
@@ -171,7 +172,8 @@ class CrossDatasetDataModule(FASDataModule):
                             f"{type(member).__name__}(root={str(root)!r}) listed its videos "
                             "before data_root was applied; pass fresh member modules"
                         )
-                    member.root = Path(data_root).expanduser() / root
+                    # A video module: it has a ``root`` (checked above).
+                    member.root = Path(data_root).expanduser() / root  # type: ignore[attr-defined]
         self.sources = sources
         self.target = target
         self.source_train_splits = list(source_train_splits)
@@ -200,7 +202,7 @@ class CrossDatasetDataModule(FASDataModule):
         index = self.domains.index(domain)
         tables = []
         for split in splits:
-            table = member.video_table(split).copy()
+            table = member.video_table(cast(Split, split)).copy()  # checked in __init__
             table["domain_split"] = split
             tables.append(table)
         table = pd.concat(tables, ignore_index=True)

@@ -311,10 +311,12 @@ class SiWDataModule(VideoDataModule):
                 )
 
 
-def _check_dev_subjects(value: object) -> list[int] | str | None:
+def _check_dev_subjects(value: object) -> list[int] | Literal["idiap"] | None:
     """Validate ``dev_subjects``: None, ``"idiap"`` or a non-empty list of subject ids."""
-    if value is None or value == "idiap":
-        return value  # type: ignore[return-value]
+    if value is None:
+        return None
+    if value == "idiap":
+        return "idiap"
     if isinstance(value, str) or not isinstance(value, Sequence) or not value or any(
             isinstance(v, bool) or not isinstance(v, int) for v in value):
         raise ConfigError(

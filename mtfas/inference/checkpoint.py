@@ -225,6 +225,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "Unsupported global" not in str(exc):
+            raise CheckpointError(
+                f"cannot read checkpoint {path}: it is not a file that torch.load("
+                f"weights_only=True) reads ({_first_line(exc)}); mtfas reads checkpoints as "
+                "data only, never as pickled objects. Give a .ckpt file written by Lightning "
+                "while training an mtfas system."
+            ) from None
         raise CheckpointError(
             f"refused to read checkpoint {path}: it holds more than plain data (tensors, "
             "numbers, strings, lists, dicts), and mtfas never runs code from a file. "

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from mtfas.errors import CheckpointError, ConfigError
+from mtfas.extras import require
 from mtfas.inference.checkpoint import ClassLike, InferenceInfo, load_student
 from mtfas.io import atomic_path
 from mtfas.transforms.normalise import NORMALISATION
@@ -99,7 +100,12 @@ def export_onnx(
         CheckpointError: If the checkpoint is unusable, or ONNX Runtime's output differs
             from PyTorch's by more than ``atol``.
         ConfigError: If the input size is unknown.
+        MissingExtraError: If onnx or onnxscript is not installed (``pip install
+            "mtfas[onnx]"``).
     """
+    # torch's exporter needs both; fail before any work, naming the extra that adds them.
+    for module in ("onnx", "onnxscript"):
+        require("onnx", module, "ONNX export")
     net, info = load_student(checkpoint, student, allowed_classes=allowed_classes)
     size = input_size or info.input_size
     if size is None:

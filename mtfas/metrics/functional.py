@@ -193,9 +193,9 @@ def _allowed_misses(n: int, target: float) -> int:
 
 
 class _Species(NamedTuple):
-    """Every present attack species' scores, sorted ascending (internal)."""
+    """Every present attack species' scores (internal)."""
 
-    sorted_scores: list[np.ndarray]
+    scores: list[np.ndarray]
 
     @classmethod
     def of(cls, scores: Tensor, labels: Tensor, pai: Tensor) -> _Species:
@@ -203,25 +203,37 @@ class _Species(NamedTuple):
         values = scores.cpu().numpy()[attack]
         ids = pai.cpu().numpy()[attack]
         present = np.flatnonzero(np.bincount(ids)) if ids.size else []
-        return cls([np.sort(values[ids == s]) for s in present])
+        if len(present) == 1:
+            return cls([values])
+        return cls([values[ids == s] for s in present])
 
-    def limit(self, target: float) -> float:
-        """The highest threshold at which every species' APCER is ``<= target``."""
-        limit = math.inf
-        for values in self.sorted_scores:
-            k = _allowed_misses(values.size, target)
-            if k < values.size:  # missing attacks 0..k-1 is allowed, attack k must be caught
-                limit = min(limit, float(values[k]))
-        return limit
+    def limits(self, targets: Sequence[float]) -> list[float]:
+        """Per target, the highest threshold at which every species' APCER is ``<= target``.
+
+        A species of ``n`` attacks may miss ``k`` (:func:`_allowed_misses`): its ``k``
+        lowest scores may fall below the threshold, its ``(k + 1)``-th may not, so the
+        threshold may be at most that order statistic (one partial sort per species).
+        """
+        limits = [math.inf] * len(targets)
+        for values in self.scores:
+            allowed = [_allowed_misses(values.size, t) for t in targets]
+            kth = sorted({k for k in allowed if k < values.size})
+            if not kth:
+                continue
+            ordered = np.partition(values, kth)
+            for i, k in enumerate(allowed):
+                if k < values.size:
+                    limits[i] = min(limits[i], float(ordered[k]))
+        return limits
 
 
-def _worst_apcer_target_index(tally: _Tally, species: _Species, target: float) -> int:
-    """Index of the lowest-BPCER candidate with worst-species APCER <= target.
+def _worst_apcer_target_index(tally: _Tally, limit: float) -> int:
+    """Index of the lowest-BPCER candidate with worst-species APCER <= a target.
 
     Every species' APCER is non-decreasing in the threshold, so the feasible candidates are
-    those up to :meth:`_Species.limit` (a prefix holding at least the lowest candidate).
+    those up to the target's :meth:`_Species.limits` (a prefix holding at least the lowest
+    candidate).
     """
-    limit = species.limit(target)
     bound = torch.tensor([limit], dtype=torch.float64)
     last = int(torch.searchsorted(tally.thresholds, bound, right=True)) - 1
     return _lowest_with_same_bpcer(tally, max(last, 0))
@@ -242,7 +254,10 @@ def _group(video: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     with a linear-time ``bincount``; other ids fall back to a sort (``torch.unique``).
     """
     if video.numel() == 0 or int(video.min()) < 0 or int(video.max()) > 4 * video.numel() + 1024:
-        return torch.unique(video, sorted=True, return_inverse=True, return_counts=True)
+        grouped: tuple[Tensor, Tensor, Tensor] = torch.unique(
+            video, sorted=True, return_inverse=True, return_counts=True
+        )
+        return grouped
     counts = torch.bincount(video)
     present = counts > 0
     position = present.cumsum(0) - 1  # rank of each present id
@@ -504,8 +519,8 @@ def bpcer_at_apcer(
     tally = _tally(scores, labels, n_bona, n_attack)
     if pai is None:
         return tally.rates(_apcer_target_index(tally, target))[1]
-    species = _species_of(scores, labels, pai)
-    return tally.rates(_worst_apcer_target_index(tally, species, target))[1]
+    limit = _species_of(scores, labels, pai).limits([target])[0]
+    return tally.rates(_worst_apcer_target_index(tally, limit))[1]
 
 
 def _species_of(scores: Tensor, labels: Tensor, pai: Tensor) -> _Species:
@@ -603,12 +618,15 @@ def choose_threshold(
     tally = _tally(scores, labels, n_bona, n_attack)
     if method == "eer":
         index = _eer_index(tally)
-    elif method == "bpcer":
-        index = _bpcer_target_index(tally, target)
-    elif pai is None:
-        index = _apcer_target_index(tally, target)
     else:
-        index = _worst_apcer_target_index(tally, _species_of(scores, labels, pai), target)
+        assert target is not None  # checked above: 'bpcer' and 'apcer' need a target
+        if method == "bpcer":
+            index = _bpcer_target_index(tally, target)
+        elif pai is None:
+            index = _apcer_target_index(tally, target)
+        else:
+            limit = _species_of(scores, labels, pai).limits([target])[0]
+            index = _worst_apcer_target_index(tally, limit)
     chosen = float(tally.thresholds[index])
     if placement == "score" or index == 0 or index == len(tally.thresholds) - 1:
         return chosen
@@ -680,7 +698,8 @@ def pad_report(
         eer_threshold=eer_threshold,
         auc=_auc_from(tally),
         bpcer_at_apcer={
-            t: tally.rates(_worst_apcer_target_index(tally, species, t))[1] for t in targets
+            t: tally.rates(_worst_apcer_target_index(tally, limit))[1]
+            for t, limit in zip(targets, species.limits(targets), strict=True)
         },
         bpcer_at_apcer_pooled={t: tally.rates(_apcer_target_index(tally, t))[1] for t in targets},
         n_bona_fide=n_bona,

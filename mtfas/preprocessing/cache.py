@@ -199,7 +199,7 @@ def write_array(path: Path, array: np.ndarray) -> dict[str, int]:
 
     def write(handle: IO[bytes]) -> None:
         wrapper.append(_Checksummed(handle))
-        np.save(wrapper[0], np.ascontiguousarray(array), allow_pickle=False)  # type: ignore[arg-type]
+        np.save(wrapper[0], np.ascontiguousarray(array), allow_pickle=False)
 
     atomic_write(path, write)
     stat = Path(path).stat()

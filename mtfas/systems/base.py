@@ -171,8 +171,9 @@ class FASSystem(LightningModule):
             raise ConfigError(
                 f"pai_names {self.pai_names} differ from the data module's {list(dm_names)}."
             )
+        pai_names: list[str] = self.pai_names
         make: Callable[[], PADMetrics] = lambda: PADMetrics(  # noqa: E731
-            self.pai_names, video_level=self.video_level
+            pai_names, video_level=self.video_level
         )
         self.val_metrics = make()
         self.test_dev_metrics = make()

@@ -149,7 +149,7 @@ def _fast_weights(
         (leaves sharing the parameters' storage, never written) and clones of the buffers
         (so that no inner forward touches the real running statistics).
     """
-    named = dict(student.named_parameters())
+    named: dict[str, Tensor] = dict(student.named_parameters())
     trainable = [n for n, p in named.items() if p.requires_grad]
     theta = {n: p.detach().requires_grad_(p.requires_grad) for n, p in named.items()}
     buffers = {n: b.clone() for n, b in student.named_buffers()}
@@ -304,9 +304,9 @@ class JVPInnerLoop(InnerLoop):
             with rng.replay(), torch.no_grad(), fwAD.dual_level():
                 primals = {n: p.detach() for n, p in named.items()}
                 for n, t in tangents.items():
-                    primals[n] = fwAD.make_dual(primals[n], t)
+                    primals[n] = fwAD.make_dual(primals[n], t)  # type: ignore[no-untyped-call]
                 maps = functional_call(student, (primals, jvp_buffers), (task.x_train,))
-                jv = fwAD.unpack_dual(maps).tangent
+                jv = fwAD.unpack_dual(maps).tangent  # type: ignore[no-untyped-call]
             if jv is None:
                 jv = torch.zeros_like(maps)
             c = (jv * (2.0 * self.lr / target.numel())).to(target.dtype)

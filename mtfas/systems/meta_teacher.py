@@ -58,7 +58,10 @@ def _grad_norm(params: Iterable[nn.Parameter], device: torch.device) -> Tensor:
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return torch.zeros((), device=device)
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    norm: Tensor = torch.linalg.vector_norm(
+        torch.stack([torch.linalg.vector_norm(g) for g in grads])
+    )
+    return norm
 
 
 def split_meta_batch(batch: Any) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
@@ -153,7 +156,8 @@ class MetaTeacherSystem(FASSystem):
             Detached scalars for logging: ``teach_loss``, ``meta_val_loss``,
             ``student_loss``, ``teacher_grad_norm``; empty if the step was skipped.
         """
-        opt_s, opt_t = self.optimizers()  # type: ignore[misc]
+        # With two optimizers, optimizers() returns a list.
+        opt_s, opt_t = self.optimizers()  # type: ignore[attr-defined]
         x_tr, y_tr = train["image"], train["label"]
         x_val, y_val = meta_val["image"], meta_val["label"]
         update_teacher = self.global_step >= self.teacher_warmup_steps
@@ -214,7 +218,8 @@ class MetaTeacherSystem(FASSystem):
     def training_step(self, batch: Any, batch_idx: int) -> None:  # noqa: D102
         train, meta_val = split_meta_batch(batch)
         logs = self.meta_step(train, meta_val)
-        opt_s, opt_t = self.optimizers()  # type: ignore[misc]
+        # With two optimizers, optimizers() returns a list.
+        opt_s, opt_t = self.optimizers()  # type: ignore[attr-defined]
         batch_size = int(train["image"].shape[0])
         for key, value in logs.items():
             self.log(f"train/{key}", value, prog_bar=key == "meta_val_loss", batch_size=batch_size)

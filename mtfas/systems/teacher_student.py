@@ -63,7 +63,8 @@ class TeacherStudentSystem(FASSystem):
         ]
 
     def training_step(self, batch: Any, batch_idx: int) -> None:  # noqa: D102
-        opt_s, opt_t = self.optimizers()  # type: ignore[misc]
+        # With two optimizers, optimizers() returns a list.
+        opt_s, opt_t = self.optimizers()  # type: ignore[attr-defined]
         x_tr, y_tr = training_images(batch, use_meta_val=False)
         x_all, y_all = training_images(batch, self.use_meta_val)
         teacher_maps = self.teacher(x_all)

@@ -50,7 +50,7 @@ def normalise(images: Tensor) -> Tensor:
     Float input is returned unchanged, so the function may be applied to any batch. The
     data modules deliver uint8 batches (a quarter of the bytes to read, collate and copy
     to the device); the systems normalise them on the device
-    (:meth:`mtfas.systems.FASSystem.on_after_batch_transfer`).
+    (in the steps of :class:`mtfas.systems.FASSystem` and its subclasses).
     """
     if images.dtype != torch.uint8:
         return images

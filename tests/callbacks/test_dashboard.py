@@ -54,6 +54,7 @@ def media(run: Path, kind: str) -> list[str]:
     return [str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()]
 
 
+@pytest.mark.slow
 def test_maps_of_every_species_are_logged(wandb_run):
     _, run = wandb_run
     images = media(run, "images")
@@ -62,6 +63,7 @@ def test_maps_of_every_species_are_logged(wandb_run):
             assert any(i.startswith(f"maps/{stage}/{species}_") for i in images), (stage, species)
 
 
+@pytest.mark.slow
 def test_curves_and_histograms_are_logged(wandb_run):
     _, run = wandb_run
     images = media(run, "images")
@@ -69,6 +71,7 @@ def test_curves_and_histograms_are_logged(wandb_run):
         assert any(i.startswith(f"curves/{panel}_") and i.endswith(".png") for i in images)
 
 
+@pytest.mark.slow
 def test_species_table_is_logged(wandb_run):
     _, run = wandb_run
     (path,) = [p for p in (run / "files" / "media" / "table").rglob("apcer_per_species_*.json")]
@@ -78,6 +81,7 @@ def test_species_table_is_logged(wandb_run):
     assert species == set(SPECIES) and {"dev", "test"} <= splits
 
 
+@pytest.mark.slow
 def test_metrics_and_config_are_in_the_run(wandb_run):
     save_dir, run = wandb_run
     history = next(run.glob("*.wandb")).read_bytes()

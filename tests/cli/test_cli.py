@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "tests" / "conf" / "tiny_mtfas.yaml")
 
 
+@pytest.mark.slow
 def test_fit_fast_dev_run_trains_then_tests_and_prints_the_table(capsys, tmp_path):
     main(["fit", "--config", TINY, "--trainer.fast_dev_run", "1",
           "--trainer.default_root_dir", str(tmp_path)])
@@ -28,6 +29,7 @@ def test_fit_fast_dev_run_trains_then_tests_and_prints_the_table(capsys, tmp_pat
         assert f"APCER {species}" in out
 
 
+@pytest.mark.slow
 def test_test_after_fit_can_be_disabled(capsys, tmp_path):
     main(["fit", "--config", TINY, "--trainer.fast_dev_run", "1", "--test_after_fit", "false",
           "--trainer.default_root_dir", str(tmp_path)])
@@ -107,6 +109,7 @@ def test_a_missing_checkpoint_is_reported_before_any_data_is_prepared(tmp_path, 
     assert not run_root.exists()  # nothing prepared, no empty run folder
 
 
+@pytest.mark.slow
 def test_fit_saves_the_tested_model_and_test_reproduces_it(tmp_path, capsys):
     root = tmp_path / "run"
     assert main(["fit", "--config", TINY, "--trainer.max_steps", "3",

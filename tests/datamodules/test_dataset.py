@@ -63,14 +63,25 @@ def test_dataset_items_never_alias_the_read_only_store():
 
 
 def test_systems_normalise_nested_uint8_batches():
+    from lightning.pytorch import LightningModule
+
+    from mtfas.systems.meta_teacher import split_meta_batch
+    from mtfas.systems.supervised import training_images
+
     images = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
     batch = {"train": {"image": images, "label": torch.tensor([0, 1])},
              "meta_val": {"image": images.clone(), "label": torch.tensor([1, 0])}}
+    for part, out in zip(("train", "meta_val"), split_meta_batch(batch)):
+        assert torch.equal(out["image"], normalise(images))
+        assert torch.equal(out["label"], batch[part]["label"])
+    x, _ = training_images(batch, use_meta_val=True)
+    assert torch.equal(x, normalise(torch.cat([images, images])))
+    # The systems normalise in their steps, not in a batch-transfer hook, so Lightning
+    # has no reason to warn that the module overrides a data module's hook.
     system = SupervisedSystem(student=TinyStudent(), pai_names=["live", "print"])
-    out = system.on_after_batch_transfer(batch, 0)
-    for part in ("train", "meta_val"):
-        assert torch.equal(out[part]["image"], normalise(images))
-        assert torch.equal(out[part]["label"], batch[part]["label"])
+    assert type(system).on_after_batch_transfer is LightningModule.on_after_batch_transfer
+    assert torch.equal(system.predict_step({"image": images}, 0)["score"],
+                       system.score(normalise(images)))
     assert normalise_batch([{"image": images}])[0]["image"].dtype == torch.float32
 
 

@@ -195,7 +195,8 @@ def test_an_oulu_root_is_not_siw(oulu_release, tmp_path):
         dm.prepare_data()
 
 
-def test_a_malformed_video_name_is_named_and_counted_and_the_rest_loads(siw_release, tmp_path):
+def test_a_malformed_video_name_is_named_and_counted_and_the_rest_loads(siw_release, tmp_path,
+                                                                        capsys):
     root = _copy(siw_release, tmp_path)
     shutil.copy(root / "Train/live/001/001-1-1-1-1.mov", root / "Train/live/001/clip_7.mov")
     shutil.copy(root / "Train/live/001/001-1-1-1-1.mov", root / "Train/live/001/001-1-1.mov")
@@ -206,6 +207,12 @@ def test_a_malformed_video_name_is_named_and_counted_and_the_rest_loads(siw_rele
     assert list(table["video"]) == list(reference["video"])
     assert sorted(dm.skipped_files["malformed"]) == [
         "Train/live/001/001-1-1.mov", "Train/live/001/clip_7.mov"]
+    # prepare_data's summary counts them too.
+    _only(root, {1, 2, 91})
+    small = _make(root, tmp_path / "cache2", meta_val_fraction=0.0, dev_fraction=0.5)
+    with pytest.warns(DatasetWarning, match="clip_7"):
+        small.prepare_data()
+    assert "left out of the listing: 2 malformed video file(s)" in capsys.readouterr().out
 
 
 def test_a_root_without_any_siw_name_is_a_clear_error(tmp_path):

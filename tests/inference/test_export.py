@@ -26,6 +26,7 @@ def exported(trained, tmp_path_factory):
     return out, system
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batch", [1, 3])
 def test_onnx_runtime_equals_pytorch(exported, batch):
     out, system = exported
@@ -41,6 +42,7 @@ def test_onnx_runtime_equals_pytorch(exported, batch):
     np.testing.assert_allclose(scores, expected_scores, atol=ATOL, rtol=0)
 
 
+@pytest.mark.slow
 def test_metadata_carries_threshold_and_input_size(exported):
     out, system = exported
     props = {p.key: json.loads(p.value) for p in onnx.load(str(out)).metadata_props}

@@ -11,7 +11,6 @@ import torch
 
 import mtfas
 from mtfas.cli import main
-from mtfas.cli.inference import is_checkpoint_predict
 from mtfas.errors import CheckpointError
 from mtfas.inference.checkpoint import INFERENCE_KEY, module_spec
 from mtfas.models import DepthNet
@@ -28,7 +27,7 @@ def reference_score(system, crop: np.ndarray) -> float:
 
 def test_checkpoint_records_what_prediction_needs(trained):
     path, system = trained
-    meta = torch.load(path, weights_only=False)[INFERENCE_KEY]
+    meta = torch.load(path, weights_only=True)[INFERENCE_KEY]
     assert meta["student"] == {
         "class_path": "mtfas.models.depthnet.DepthNet",
         "init_args": {"width_mult": 0.1, "theta": 0.0, "output_activation": "relu"},
@@ -129,7 +128,7 @@ def test_checkpoint_errors_are_clear(trained, tmp_path):
     with pytest.raises(CheckpointError, match="another kind of model"):
         mtfas.Predictor.from_checkpoint(other)
     bare = tmp_path / "bare.ckpt"
-    checkpoint = torch.load(path, weights_only=False)
+    checkpoint = torch.load(path, weights_only=True)
     del checkpoint[INFERENCE_KEY]
     torch.save(checkpoint, bare)
     with pytest.raises(CheckpointError, match="student=net"):
@@ -143,12 +142,10 @@ def test_checkpoint_errors_are_clear(trained, tmp_path):
         mtfas.Predictor.from_checkpoint(path, student=DepthNet(width_mult=0.2))
 
 
-def test_predict_routing_between_checkpoint_predictor_and_lightning():
-    assert is_checkpoint_predict(["--ckpt_path", "a.ckpt", "--input", "x.png"])
-    assert is_checkpoint_predict(["--config", "c.yaml", "--input", "x.png"])
-    assert not is_checkpoint_predict(["--config", "c.yaml", "--ckpt_path", "a.ckpt"])
-    assert not is_checkpoint_predict(["-c", "c.yaml"])
-    assert not is_checkpoint_predict(["--trainer.accelerator=cpu", "--model", "m.yaml"])
+def test_predict_without_input_or_model_says_what_to_give(capsys):
+    assert main(["predict", "--ckpt_path", "a.ckpt"]) == 2
+    err = capsys.readouterr().err
+    assert "needs --input" in err and "--config" in err and "Traceback" not in err
 
 
 def test_cli_writes_json_and_csv(trained, capture, tmp_path, capsys):
@@ -177,16 +174,14 @@ def test_cli_exits_1_when_nothing_is_scored(trained, tmp_path, capsys):
 def test_cli_reports_a_bad_checkpoint(tmp_path, capsys):
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(b"nope")
-    with pytest.raises(SystemExit) as exit_info:
-        main(["predict", "--ckpt_path", str(bad), "--input", str(tmp_path)])
-    assert exit_info.value.code == 2
-    assert "cannot read checkpoint" in capsys.readouterr().err
+    assert main(["predict", "--ckpt_path", str(bad), "--input", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read checkpoint" in err and "Traceback" not in err
 
 
-def test_mtfas_predict_with_a_config_is_lightnings_predict(monkeypatch):
-    import mtfas.cli
+def test_mtfas_predict_with_a_config_is_lightnings_predict(tmp_path):
+    from tests.cli.test_cli import TINY
 
-    seen = []
-    monkeypatch.setattr(mtfas.cli, "lightning_main", lambda argv: seen.append(argv) or 0)
-    assert main(["predict", "--config", "c.yaml", "--ckpt_path", "a.ckpt"]) == 0
-    assert seen == [["predict", "--config", "c.yaml", "--ckpt_path", "a.ckpt"]]
+    # No --input: Lightning's predict loop over the config's data module.
+    assert main(["predict", "--config", TINY, "--trainer.fast_dev_run", "1",
+                 "--trainer.default_root_dir", str(tmp_path)]) == 0

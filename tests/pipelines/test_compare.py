@@ -60,6 +60,7 @@ def test_method_files_and_seeds_are_checked(tmp_path):
         compare_jobs(clash, [0])
 
 
+@pytest.mark.slow
 def test_every_shipped_method_trains_the_same_student_and_is_tabulated(tmp_path, capsys):
     assert {m.stem for m in METHODS} >= {"mtfas", "binary_map", "map_mean_bce",
                                          "teacher_student"}

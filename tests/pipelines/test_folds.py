@@ -77,6 +77,7 @@ def test_pipeline_options_are_removed_from_the_fit_arguments():
     assert fit_arguments(argv, "compare") == ["-c", "x.yaml"]
 
 
+@pytest.mark.slow
 def test_folds_runs_fit_and_test_per_fold(oulu_release, oulu_cache, tmp_path, capsys):
     assert "folds" in COMMANDS
     config = yaml.safe_load((ROOT / "tests" / "conf" / "tiny_mtfas.yaml").read_text())

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 from lightning.pytorch import Trainer
 from lightning.pytorch.loggers import CSVLogger
 
@@ -132,13 +133,58 @@ def test_report_collects_runs_with_mean_and_std(tmp_path, capsys):
 
 
 def test_report_errors_name_the_problem(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["report", str(tmp_path)])
-    assert exit_info.value.code == 2
+    assert main(["report", str(tmp_path)]) == 2
     assert "no results.csv" in capsys.readouterr().err
     fake_run(tmp_path / "one", 0)
     frame = pd.read_csv(tmp_path / "one" / "results.csv")
     frame[frame["report"] != "dev"].to_csv(tmp_path / "one" / "results.csv", index=False)
-    with pytest.raises(SystemExit):
-        main(["report", str(tmp_path / "one"), "--report", "dev", "--out", str(tmp_path)])
+    assert main(["report", str(tmp_path / "one"), "--report", "dev", "--out", str(tmp_path)]) == 2
     assert "has no 'dev' report" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cut", ["mid_line", "mid_row"])
+def test_report_refuses_a_half_written_results_file(tmp_path, capsys, cut):
+    for seed in range(2):
+        fake_run(tmp_path / f"seed{seed}", seed)
+    path = tmp_path / "seed1" / "results.csv"
+    text = path.read_text()
+    # Cut inside the last line (no final line end), or drop the end of a row.
+    cut_text = text[: len(text) - 7] if cut == "mid_line" else text.replace(",", "\n", 1)
+    path.write_text(cut_text)
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "not a complete mtfas results file" in err
+    assert not (tmp_path / "out" / "report.csv").exists()
+
+
+def _with_config(run: Path, model: str, protocol: int, fold: int = 1) -> None:
+    config = {
+        "model": {"class_path": model, "init_args": {"student": {"width_mult": 0.5}}},
+        "data": {"class_path": "mtfas.datamodules.OULUNPUDataModule",
+                 "init_args": {"protocol": protocol, "fold": fold, "root": f"/data/{fold}"}},
+        "seed_everything": fold,
+    }
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_report_refuses_runs_of_different_methods_or_data_unless_mixed(tmp_path, capsys):
+    for i, (model, protocol) in enumerate(
+        [("mtfas.MetaTeacherSystem", 3), ("mtfas.MetaTeacherSystem", 3)]
+    ):
+        fake_run(tmp_path / f"fold{i}", i)
+        _with_config(tmp_path / f"fold{i}", model, protocol, fold=i + 1)
+    # Folds (and seeds) of one experiment are averaged.
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    assert "could not be checked" not in (tmp_path / "out" / "report.md").read_text()
+    fake_run(tmp_path / "other", 5)
+    _with_config(tmp_path / "other", "mtfas.SupervisedSystem", 3)
+    capsys.readouterr()
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "different methods" in capsys.readouterr().err
+    _with_config(tmp_path / "other", "mtfas.MetaTeacherSystem", 4)
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "different data" in capsys.readouterr().err
+    assert main(["report", str(tmp_path), "--mixed", "--out", str(tmp_path / "out")]) == 0
+    (tmp_path / "other" / "config.yaml").unlink()
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    assert "1 run(s) have no saved config.yaml" in (tmp_path / "out" / "report.md").read_text()

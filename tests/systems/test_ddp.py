@@ -14,6 +14,8 @@ from mtfas.systems.inner_loop import make_inner_loop
 from mtfas.systems.losses import supervision_target, validation_loss
 from tests.fakes import TinyStudent, TinyTeacher
 
+pytestmark = pytest.mark.ddp
+
 ROOT = Path(__file__).resolve().parents[2]
 LR = 0.1
 

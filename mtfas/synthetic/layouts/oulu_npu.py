@@ -13,7 +13,6 @@ four protocols built by the official rules
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from mtfas.protocols.oulu_npu import (
@@ -26,8 +25,9 @@ from mtfas.protocols.oulu_npu import (
     oulu_npu_videos,
 )
 from mtfas.synthetic import render_capture
-from mtfas.synthetic.layouts.codec import Codec, video_codec, write_video
+from mtfas.synthetic.layouts.codec import video_codec, write_video
 from mtfas.synthetic.layouts.release import (
+    NamedRenderJob,
     SyntheticRelease,
     as_sorted_ints,
     check_render_knobs,
@@ -55,15 +55,7 @@ def users_by_split(users_per_split: int | Sequence[int] | None = None) -> dict[s
     return split_counts("users_per_split", users_per_split, OFFICIAL_USERS)
 
 
-@dataclass(frozen=True)
-class _RenderJob:
-    path: str
-    name: OULUName
-    n_frames: int
-    size: int
-    seed: int
-    codec: Codec
-    fps: float
+_RenderJob = NamedRenderJob[OULUName]
 
 
 def _render(job: _RenderJob) -> None:

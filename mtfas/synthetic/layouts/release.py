@@ -16,15 +16,17 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tqdm.auto import tqdm
 
 from mtfas.errors import ConfigError
+from mtfas.synthetic.layouts.codec import Codec
 
 MARKER_FILE = "mtfas_synthetic.json"
 
 T = TypeVar("T")
+N = TypeVar("N")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,29 @@ class SyntheticRelease:
     lossless: bool
     settings: dict[str, Any]
     protocol_files: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NamedRenderJob(Generic[N]):
+    """One video of a layout whose name says how to render it.
+
+    Attributes:
+        path: The video file.
+        name: The video's parsed name in the layout (e.g. an ``OULUName``).
+        n_frames: Frames of the video.
+        size: Side of the square frames.
+        seed: Generator seed.
+        codec: Video codec.
+        fps: Frame rate.
+    """
+
+    path: str
+    name: N
+    n_frames: int
+    size: int
+    seed: int
+    codec: Codec
+    fps: float
 
 
 def write_text(path: Path, text: str) -> None:

@@ -34,7 +34,6 @@ stem (``153-2-1-1-1.m.face``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from mtfas.protocols.siw import (
@@ -52,8 +51,9 @@ from mtfas.protocols.siw import (
     video_id,
 )
 from mtfas.synthetic import render_capture
-from mtfas.synthetic.layouts.codec import Codec, video_codec, write_video
+from mtfas.synthetic.layouts.codec import video_codec, write_video
 from mtfas.synthetic.layouts.release import (
+    NamedRenderJob,
     SyntheticRelease,
     as_sorted_ints,
     check_render_knobs,
@@ -110,15 +110,7 @@ def synthetic_conditions(name: SiWName) -> dict[str, int | str]:
     }
 
 
-@dataclass(frozen=True)
-class _RenderJob:
-    path: str
-    name: SiWName
-    n_frames: int
-    size: int
-    seed: int
-    codec: Codec
-    fps: float
+_RenderJob = NamedRenderJob[SiWName]
 
 
 def _render(job: _RenderJob) -> None:

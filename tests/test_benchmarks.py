@@ -23,3 +23,15 @@ def test_gpu_training_benchmark_smoke_run_on_cpu(monkeypatch, capsys):
     for row in rows:
         seconds, images_per_s = (float(v) for v in row.split()[-4:-2])
         assert seconds > 0 and abs(images_per_s - 4 / seconds) < 0.1 * images_per_s
+
+
+def test_run_all_reads_every_performance_command_from_the_readme():
+    from benchmarks.run_all import performance_commands
+
+    readme = (SCRIPT.parents[1] / "README.md").read_text()
+    commands = performance_commands(readme)
+    scripts = {c.split()[1] for c in commands}
+    assert {"benchmarks/meta_step.py", "benchmarks/metrics_speed.py",
+            "benchmarks/preprocess.py", "benchmarks/loader.py"} <= scripts
+    for script in scripts:  # every command names a script that exists
+        assert (SCRIPT.parents[1] / script).is_file(), script

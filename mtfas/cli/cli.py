@@ -38,6 +38,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from mtfas.cli import inference, report, synth
 from mtfas.cli.quiet import quiet_third_party
+from mtfas.cli.trust import check_checkpoint_hparams
 from mtfas.datamodules.base import FASDataModule
 from mtfas.errors import CheckpointError, ConfigError, MTFASError
 from mtfas.pipelines.compare import compare_jobs, run_compare
@@ -72,7 +73,7 @@ COMMANDS = {
     **{name: spec[0] for name, spec in TOOL_COMMANDS.items()},
 }
 #: Options of the pipelines that ``mtfas fit`` does not take, with how many values each.
-_PIPELINE_OPTIONS = {
+_PIPELINE_OPTIONS: dict[str, dict[str, str | int]] = {
     "folds": {"--folds": "+", "--key": 1, "--out": 1},
     "compare": {"--methods": "+", "--seeds": "+", "--out": 1},
 }
@@ -90,7 +91,8 @@ class MTFASCLI(LightningCLI):
         **kwargs: Further LightningCLI arguments (``trainer_defaults``, ...).
     """
 
-    def __init__(self, args: Sequence[str] | dict | Namespace | None = None, run: bool = True,
+    def __init__(self, args: Sequence[str] | dict[str, Any] | Namespace | None = None,
+                 run: bool = True,
                  **kwargs: Any) -> None:
         self.argv = list(sys.argv[1:] if args is None else args) if not isinstance(
             args, (dict, Namespace)) else []
@@ -144,6 +146,12 @@ class MTFASCLI(LightningCLI):
                                         required=False)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:  # noqa: D102
+        if self._building in ("fit", "validate", "test", *PIPELINE_COMMANDS):
+            parser.add_argument(
+                "--allow_class", type=list[str] | None, default=None,
+                help="Classes (pkg.module.Class) a --ckpt_path checkpoint may name besides "
+                "mtfas's systems, networks, data modules and torch's optimisers.",
+            )
         if self._building in ("fit", *PIPELINE_COMMANDS):
             parser.add_argument(
                 "--test_after_fit", type=bool, default=True,
@@ -161,7 +169,8 @@ class MTFASCLI(LightningCLI):
     # ------------------------------------------------------------------ what runs
     @property
     def _command(self) -> str | None:
-        return self.config.get("subcommand")
+        command = self.config.get("subcommand")
+        return None if command is None else str(command)
 
     @property
     def _checkpoint_predict(self) -> bool:
@@ -182,7 +191,13 @@ class MTFASCLI(LightningCLI):
                 "mtfas predict --ckpt_path X --input PATH...) or --config with a model and "
                 "data (Lightning's predict loop)."
             )
-        check_ckpt_path(self.config[command].get("ckpt_path"))
+        ckpt_path = self.config[command].get("ckpt_path")
+        check_ckpt_path(ckpt_path)
+        if ckpt_path and Path(ckpt_path).is_file():
+            # LightningCLI imports every class the checkpoint's hyper-parameters name:
+            # refuse any outside the allow-list before it reads them.
+            allowed = self.config[command].get("allow_class") or ()
+            check_checkpoint_hparams(ckpt_path, allowed_classes=allowed)
         super()._parse_ckpt_path()
 
     def _set_seed(self) -> None:

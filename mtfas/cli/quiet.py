@@ -9,8 +9,9 @@ warning. Each entry names what it silences and why it is harmless:
   loader; nothing a user can change);
 * jsonargparse's deprecation notes about the calls LightningCLI makes
   (``add_instantiator``, ``instantiate_classes``, ``skip_none``): Lightning's code;
-* Lightning's "Tip: ... litlogger / litmodels" adverts, logged at info level by its
-  logger and checkpoint connectors.
+* Lightning's info lines that describe the machine rather than the run ("GPU available:
+  False, used: False", "TPU available ...", "HPU available ...", "Seed set to 0": the seed
+  is in the saved config) and its "Tip: ... litlogger / litmodels" adverts.
 """
 
 from __future__ import annotations
@@ -23,23 +24,26 @@ from contextlib import contextmanager
 __all__ = ["quiet_third_party"]
 
 _LEAFSPEC = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
-_ADVERT_LOGGERS = (
-    "lightning.pytorch.trainer.connectors.logger_connector.logger_connector",
-    "lightning.pytorch.trainer.connectors.callback_connector",
+#: Loggers the info lines come from (``rank_zero_info`` logs to Lightning's rank_zero logger).
+_INFO_LOGGERS = (
     "lightning.pytorch.utilities.rank_zero",
+    "lightning.fabric.utilities.rank_zero",
+    "lightning.fabric.utilities.seed",
 )
+_INFO_PREFIXES = ("GPU available:", "TPU available:", "HPU available:", "Seed set to",
+                  "\N{ELECTRIC LIGHT BULB} Tip: For seamless cloud")
 
 
-class _DropAdverts(logging.Filter):
+class _DropMachineNotes(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Tip: For seamless cloud" not in record.getMessage()
+        return not record.getMessage().lstrip().startswith(_INFO_PREFIXES)
 
 
 @contextmanager
 def quiet_third_party() -> Iterator[None]:
     """Silence the notes listed in this module while the block runs."""
-    advert = _DropAdverts()
-    loggers = [logging.getLogger(name) for name in _ADVERT_LOGGERS]
+    advert = _DropMachineNotes()
+    loggers = [logging.getLogger(name) for name in _INFO_LOGGERS]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_LEAFSPEC, category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning,

@@ -38,6 +38,7 @@ from mtfas.datamodules.dataset import (
 from mtfas.datamodules.sampling import (
     META_VAL_STREAM,
     TRAIN_STREAM,
+    LoaderPosition,
     ResumableLoader,
     SeededItems,
     SeededShuffle,
@@ -156,6 +157,10 @@ class FASDataModule(LightningDataModule, abc.ABC):
         self.max_frames_per_video = max_frames_per_video
         self.uint8_batches = uint8_batches
         self.datasets: dict[str, FrameDataset] = {}
+        #: Positions of the training loaders, saved with checkpoints (``state_dict``).
+        self.loader_positions = {"train": LoaderPosition(), "meta_val": LoaderPosition()}
+        for position in self.loader_positions.values():
+            position.epoch_over = self._training_epoch_over
         self._tables: dict[str, pd.DataFrame] | None = None
 
     # ------------------------------------------------------------ benchmark hooks
@@ -294,10 +299,29 @@ class FASDataModule(LightningDataModule, abc.ABC):
         dataset = SeededItems(self.datasets[split])
         return ResumableLoader(
             dataset,
+            position=self.loader_positions[split],
             sampler=SeededShuffle(len(dataset), seed, stream),
             drop_last=per_process > batch_size,
             **common,
         )
+
+    # ------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, dict[str, int]]:
+        """The training loaders' positions (pass, consumed batches), for a resume."""
+        return {f"{name}_loader": pos.state_dict() for name, pos in self.loader_positions.items()}
+
+    def load_state_dict(self, state_dict: dict[str, dict[str, int]]) -> None:
+        """Continue the training loaders where the checkpoint's run left them."""
+        for name, position in self.loader_positions.items():
+            if f"{name}_loader" in state_dict:
+                position.load_state_dict(state_dict[f"{name}_loader"])
+
+    def _training_epoch_over(self) -> bool:
+        trainer = self.trainer
+        if trainer is None:
+            return False
+        loop = trainer.fit_loop.epoch_loop
+        return bool(loop.batch_progress.is_last_batch or loop._num_ready_batches_reached())
 
     def train_dataloader(self) -> dict[str, DataLoader[dict[str, Any]]]:  # noqa: D102
         loaders = {"train": self._loader("train", self.batch_size, True, TRAIN_STREAM)}

@@ -20,7 +20,7 @@ the meta-validation loader, which Lightning restarts whenever it runs out within
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -145,18 +145,22 @@ def _check_drained(transform: SeededPerProcess | None) -> None:
 
 
 class _SkippingBatches:
-    """The loader's batch sampler, less the batches a resumed pass has already consumed."""
+    """The loader's batch sampler, less the batches a resumed pass has already consumed.
 
-    def __init__(self, loader: ResumableLoader, batches: Any) -> None:
-        self.loader = loader
+    One per loader, kept by the loader's iterators (persistent workers reuse it for
+    every pass); :class:`ResumableLoader` sets :attr:`skip` at the start of each pass
+    (PyTorch may iterate it more than once while it sets up an iterator).
+    """
+
+    def __init__(self, batches: Any) -> None:
         self.batches = batches
+        self.skip = 0
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __iter__(self) -> Iterator[Any]:
-        skip, self.loader._skip_batches = self.loader._skip_batches, 0
-        return itertools.islice(iter(self.batches), skip, None)
+        return itertools.islice(iter(self.batches), self.skip, None)
 
 
 def _find_shuffle(sampler: Any) -> SeededShuffle | None:
@@ -167,73 +171,114 @@ def _find_shuffle(sampler: Any) -> SeededShuffle | None:
     return None
 
 
-class ResumableLoader(DataLoader[Any]):
-    """A DataLoader whose position (pass, consumed batches) is saved with checkpoints.
+class LoaderPosition:
+    """Where a training loader stands: the pass in progress and its consumed batches.
 
-    Lightning calls :meth:`state_dict` when it saves a checkpoint and
-    :meth:`load_state_dict` when it resumes one; the next iteration then continues the
-    saved pass after its consumed batches. Takes the arguments of
-    :class:`torch.utils.data.DataLoader`; ``sampler`` should be a :class:`SeededShuffle`
-    (possibly wrapped by Lightning's distributed sampler), which makes each pass a
-    function of its index.
+    Shared by a :class:`ResumableLoader` and whatever saves its position (the data
+    module's ``state_dict``; Lightning's loader states), and by the copies of the loader
+    that Lightning makes (e.g. to add a distributed sampler), so there is one truth.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._passes_started = 0
-        self._current_pass: int | None = None
-        self._consumed = 0
-        self._skip_batches = 0
-        self._resume: tuple[int, int] | None = None
-
-    @property
-    def _index_sampler(self) -> Any:  # the DataLoader reads its batches of indices here
-        return _SkippingBatches(self, super()._index_sampler)
-
-    # DataLoader.__iter__ is typed as returning its private iterator class; this one yields
-    # the same batches through a counting generator.
-    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
-        if self._resume is not None:
-
-            pass_index, skip = self._resume
-            self._resume = None
-        else:
-            pass_index, skip = self._passes_started, 0
-        self._passes_started = pass_index + 1
-        self._current_pass, self._consumed = pass_index, skip
-        shuffle = _find_shuffle(self.sampler)
-        if shuffle is not None:
-            shuffle.set_pass(pass_index)
-        self._skip_batches = skip
-        return self._count(super().__iter__())
-
-    def _count(self, batches: Iterator[Any]) -> Iterator[Any]:
-        for batch in batches:
-            self._consumed += 1
-            yield batch
+    def __init__(self) -> None:
+        #: Tells whether the training epoch's batches are all done (set by the data
+        #: module): then the next iteration is a new epoch, and every loader starts a new
+        #: pass, whatever it had consumed of its current one.
+        self.epoch_over: Callable[[], bool] | None = None
+        self.passes_started = 0
+        self.current_pass: int | None = None
+        self.consumed = 0
+        self.n_batches: int | None = None
+        self.pending: tuple[int, int] | None = None
 
     def state_dict(self) -> dict[str, int]:
         """The pass to continue and how many of its batches were consumed (plain ints)."""
-        if self._resume is not None:
-            pass_index, consumed = self._resume
-        elif self._current_pass is None:
-            pass_index, consumed = self._passes_started, 0
+        if self.pending is not None:
+            pass_index, consumed = self.pending
+        elif self.epoch_over is not None and self.epoch_over():
+            pass_index, consumed = self.passes_started, 0
+        elif self.current_pass is None:
+            pass_index, consumed = self.passes_started, 0
         else:
-            pass_index, consumed = self._current_pass, self._consumed
-        if consumed >= len(self):
+            pass_index, consumed = self.current_pass, self.consumed
+        if self.n_batches is not None and consumed >= self.n_batches:
             pass_index, consumed = pass_index + 1, 0
         return {"pass": int(pass_index), "batches": int(consumed)}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         """Continue pass ``state["pass"]`` after its first ``state["batches"]`` batches."""
         pass_index, consumed = int(state["pass"]), int(state["batches"])
-        if pass_index < 0 or not 0 <= consumed <= len(self):
-            raise MTFASError(
-                f"The checkpoint's loader position (pass {pass_index}, {consumed} batches) "
-                f"does not fit this loader of {len(self)} batches; resume with the data "
-                "settings (batch size, data, devices) of the run that saved it."
-            )
-        self._resume = (pass_index, consumed)
+        if pass_index < 0 or consumed < 0:
+            raise MTFASError(f"Invalid loader position in the checkpoint: {state}.")
+        self.pending = (pass_index, consumed)
+
+    def start_pass(self, n_batches: int) -> tuple[int, int]:
+        """Begin the next pass (or the pending one): its index and the batches to skip."""
+        self.n_batches = n_batches
+        if self.pending is not None:
+            (pass_index, skip), self.pending = self.pending, None
+            if skip > n_batches:
+                raise MTFASError(
+                    f"The checkpoint's loader position (pass {pass_index}, {skip} batches "
+                    f"consumed) does not fit this loader of {n_batches} batches; resume with "
+                    "the data settings (data, batch size, devices) of the run that saved it."
+                )
+        else:
+            pass_index, skip = self.passes_started, 0
+        self.passes_started = pass_index + 1
+        self.current_pass, self.consumed = pass_index, skip
+        return pass_index, skip
+
+
+class ResumableLoader(DataLoader[Any]):
+    """A DataLoader whose position (pass, consumed batches) is saved with checkpoints.
+
+    Lightning calls :meth:`state_dict` when it saves a checkpoint mid-epoch and
+    :meth:`load_state_dict` when it resumes one (the data modules also save the
+    :class:`LoaderPosition` themselves, which covers checkpoints saved at the end of an
+    epoch); the next iteration then continues the saved pass after its consumed batches.
+    Takes the arguments of :class:`torch.utils.data.DataLoader`, plus ``position``;
+    ``sampler`` should be a :class:`SeededShuffle` (possibly wrapped by Lightning's
+    distributed sampler), which makes each pass a function of its index.
+
+    Args:
+        *args: Positional arguments of :class:`~torch.utils.data.DataLoader`.
+        position: The position record (default: a new one).
+        **kwargs: Keyword arguments of :class:`~torch.utils.data.DataLoader`.
+    """
+
+    def __init__(self, *args: Any, position: LoaderPosition | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.position = position if position is not None else LoaderPosition()
+        self._skipping: _SkippingBatches | None = None
+
+    @property
+    def _index_sampler(self) -> Any:  # the DataLoader reads its batches of indices here
+        if self._skipping is None:
+            self._skipping = _SkippingBatches(super()._index_sampler)
+        return self._skipping
+
+    # DataLoader.__iter__ is typed as returning its private iterator class; this one yields
+    # the same batches through a counting generator.
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
+        pass_index, skip = self.position.start_pass(len(self))
+        shuffle = _find_shuffle(self.sampler)
+        if shuffle is not None:
+            shuffle.set_pass(pass_index)
+        self._index_sampler.skip = skip
+        return self._count(super().__iter__())
+
+    def _count(self, batches: Iterator[Any]) -> Iterator[Any]:
+        for batch in batches:
+            self.position.consumed += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        """The position: the pass to continue and its consumed batches (plain ints)."""
+        return self.position.state_dict()
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Continue from a position returned by :meth:`state_dict`."""
+        self.position.load_state_dict(state)
 
 
 def loader_generator(seed: int) -> torch.Generator:

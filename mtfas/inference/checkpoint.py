@@ -57,7 +57,6 @@ __all__ = [
     "AllowList",
     "InferenceInfo",
     "check_checkpoint_hparams",
-    "hparams_classes",
     "inference_metadata",
     "load_checkpoint",
     "load_student",
@@ -235,9 +234,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(
             f"refused to read checkpoint {path}: it holds more than plain data (tensors, "
             "numbers, strings, lists, dicts), and mtfas never runs code from a file. "
-            f"torch.load(weights_only=True) said: {_first_line(exc)}. A checkpoint written "
-            "by mtfas never holds such objects: if this file is yours, it was written by "
-            "other code; if it is not, do not load it."
+            f"torch.load(weights_only=True) said: {_first_line(exc)}. Checkpoints that mtfas "
+            "writes hold plain data only. If you made this file yourself (other code, or an "
+            "older mtfas with such hyper-parameters), load it in Python as you trust it and "
+            "re-save it as plain data; if you did not, do not load it."
         ) from None
     except Exception as exc:
         raise CheckpointError(
@@ -313,7 +313,7 @@ def _student_state(checkpoint: dict[str, Any], path: Path) -> dict[str, torch.Te
 
 
 # ---------------------------------------------------------------------- allow-lists
-#: Names that resolve to a class without importing anything named by a file.
+#: A class the user trusts: the class, or its dotted path (named by the user, never a file).
 ClassLike = type | str
 
 
@@ -329,17 +329,22 @@ class AllowList:
     Args:
         classes: ``{path: class}`` of the built-in entries (aliases included).
         extra: Classes the user trusts: class objects, or dotted paths (imported here).
-        what: What the built-in entries are, for messages (``"mtfas models"``).
+        what: What the built-in entries are, for messages (``"mtfas model"``).
+        summary: How messages describe the built-in entries (default: their paths).
 
     Raises:
         ConfigError: If a user-named path cannot be imported or is not a class.
     """
 
     def __init__(
-        self, classes: Mapping[str, type], extra: Iterable[ClassLike] = (), what: str = "mtfas"
+        self,
+        classes: Mapping[str, type],
+        extra: Iterable[ClassLike] = (),
+        what: str = "mtfas",
+        summary: str | None = None,
     ) -> None:
         self.what = what
-        self.builtin = sorted({_class_path(c) for c in classes.values()})
+        self.summary = summary or ", ".join(sorted({_class_path(c) for c in classes.values()}))
         self.classes: dict[str, type] = dict(classes)
         for item in extra:
             cls = _import_allowed(item) if isinstance(item, str) else item
@@ -372,7 +377,7 @@ class AllowList:
         shown = _short(repr(class_path))
         raise CheckpointError(
             f"{where} names the class {shown}, which is not one of the {self.what} "
-            f"classes mtfas builds ({', '.join(self.builtin)}). mtfas does not import or call "
+            f"classes mtfas builds ({self.summary}). mtfas does not import or call "
             "what a checkpoint file names, because a crafted file could run code that way. "
             f"If you trust this file and that class, allow it explicitly: --allow_class "
             f"{_short(class_path)} on the command line, allowed_classes=[{shown}] in "
@@ -424,34 +429,6 @@ def student_classes(allowed_classes: Iterable[ClassLike] = ()) -> AllowList:
     mtfas_models = {k: v for k, v in _exported([mtfas.models], nn.Module).items()
                     if v.__module__.startswith("mtfas.")}
     return AllowList(mtfas_models, allowed_classes, what="mtfas model")
-
-
-def hparams_classes(allowed_classes: Iterable[ClassLike] = ()) -> AllowList:
-    """The classes a checkpoint's ``hyper_parameters`` may name (LightningCLI builds them).
-
-    Built in: mtfas's systems (:mod:`mtfas.systems`), networks (:mod:`mtfas.models`) and
-    data modules (:mod:`mtfas.datamodules`) as exported there (and by :mod:`mtfas`), and
-    torch's optimisers and learning-rate schedulers (``torch.optim.Adam`` and
-    ``torch.optim.adam.Adam``, ...), plus ``allowed_classes``.
-    """
-    import lightning.pytorch as pl
-
-    import mtfas
-    import mtfas.datamodules
-    import mtfas.models
-    import mtfas.systems
-
-    found = _exported([mtfas.systems], pl.LightningModule)
-    found.update(_exported([mtfas.models], nn.Module))
-    found.update(_exported([mtfas.datamodules], pl.LightningDataModule))
-    found = {k: v for k, v in found.items() if v.__module__.startswith("mtfas.")}
-    for name in ("FASSystem", "MetaTeacherSystem", "SupervisedSystem", "TeacherStudentSystem"):
-        found[f"mtfas.{name}"] = getattr(mtfas.systems, name)
-    found.update(_exported([torch.optim], torch.optim.Optimizer))
-    schedulers = torch.optim.lr_scheduler
-    found.update(_exported([schedulers], schedulers.LRScheduler))
-    found.update(_exported([schedulers], schedulers.ReduceLROnPlateau))
-    return AllowList(found, allowed_classes, what="mtfas or torch.optim")
 
 
 # ---------------------------------------------------------------------- plain data
@@ -682,23 +659,22 @@ def plain_checkpoint_hparams(checkpoint: dict[str, Any]) -> None:
             checkpoint[key] = plain_hyperparameters(checkpoint[key], key)
 
 
-def check_checkpoint_hparams(
-    path: str | Path, allowed_classes: Iterable[ClassLike] = ()
-) -> dict[str, Any]:
+def check_checkpoint_hparams(path: str | Path, allow: AllowList) -> dict[str, Any]:
     """Refuse a checkpoint whose hyper-parameters name classes outside the allow-list.
 
     LightningCLI (``mtfas test|validate|predict|fit --ckpt_path X``) reads a checkpoint's
     ``hyper_parameters`` and parses them over the configuration: every ``class_path`` (and
     the model's ``_class_path``) found there is imported, and a dotted string given for a
     callable argument is imported too; importing a module runs its code. Call this first:
-    every such name must be on :func:`hparams_classes` (mtfas's systems, networks and
-    data modules, torch's optimisers and schedulers) or in ``allowed_classes``; init args
+    every such name must be in ``allow`` (the command line passes
+    :func:`mtfas.cli.trust.hparams_classes`: mtfas's systems, networks and data modules,
+    torch's optimisers and schedulers, and the classes the user allows); init args
     must be plain data; a dotted string is accepted only for an argument annotated as a
     string (``backend="torch.func"``) or when it names an allowed class.
 
     Args:
         path: The checkpoint file.
-        allowed_classes: Further classes the user trusts (objects or ``pkg.mod.Class``).
+        allow: The classes its hyper-parameters may name.
 
     Returns:
         The checkpoint (read with ``weights_only=True``).
@@ -710,7 +686,6 @@ def check_checkpoint_hparams(
     """
     path = Path(path)
     checkpoint = load_checkpoint(path)
-    allow = hparams_classes(allowed_classes)
     advice = " (mtfas test|validate|predict --ckpt_path reads these hyper-parameters)"
     for key in HPARAMS_KEYS:
         hparams = checkpoint.get(key)

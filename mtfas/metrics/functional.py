@@ -58,21 +58,6 @@ from mtfas.metrics._checks import (
 )
 from mtfas.metrics.report import PADReport
 
-__all__ = [
-    "DEFAULT_APCER_TARGETS",
-    "ROCCurve",
-    "aggregate_by_video",
-    "apcer_per_species",
-    "auc",
-    "bpcer_at_apcer",
-    "choose_threshold",
-    "eer",
-    "error_rates_at",
-    "pad_report",
-    "roc",
-    "video_means",
-]
-
 DEFAULT_APCER_TARGETS: tuple[float, ...] = (0.01, 0.05, 0.10)
 """APCER operating points at which :func:`pad_report` reports the BPCER (worst-species APCER,
 and pooled APCER under its own name)."""
@@ -202,7 +187,7 @@ class _Species(NamedTuple):
         attack = (labels == 1).cpu().numpy()
         values = scores.cpu().numpy()[attack]
         ids = pai.cpu().numpy()[attack]
-        present = np.flatnonzero(np.bincount(ids)) if ids.size else []
+        present: np.ndarray | list[int] = np.flatnonzero(np.bincount(ids)) if ids.size else []
         if len(present) == 1:
             return cls([values])
         return cls([values[ids == s] for s in present])

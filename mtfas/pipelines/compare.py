@@ -96,7 +96,9 @@ def compare_markdown(runs: pd.DataFrame, title: str) -> str:
     ]
     header = ["method", "runs", "APCER (worst) %", "BPCER %", "ACER %"]
     links = ", ".join(
-        f"[{row.method} seed {row.seed}]({row.run})" for row in runs.itertuples() if row.run
+        f"[{row['method']} seed {row['seed']}]({row['run']})"
+        for row in runs.to_dict("records")
+        if row["run"]
     )
     notes = "Test set at the threshold chosen on dev; ± is the sample std over seeds."
     text = f"### {title}\n\n{markdown_table(header, rows)}\n\n{notes}\n"

@@ -104,13 +104,13 @@ def _markdown(table: pd.DataFrame, title: str) -> str:
     folds = table[~table["fold"].isin(["mean", "std"])]
     rows = [
         [
-            f"[{row.fold}]({row.run})" if row.run else row.fold,
-            percent(row.apcer),
-            row.worst_species,
-            percent(row.bpcer),
-            percent(row.acer),
+            f"[{row['fold']}]({row['run']})" if row["run"] else str(row["fold"]),
+            percent(float(row["apcer"])),
+            str(row["worst_species"]),
+            percent(float(row["bpcer"])),
+            percent(float(row["acer"])),
         ]
-        for row in folds.itertuples()
+        for row in folds.to_dict("records")
     ]
     n = len(folds)
     mean = table[table["fold"] == "mean"].iloc[0]

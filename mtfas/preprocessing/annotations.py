@@ -81,7 +81,7 @@ class _FileSource(BoxSource):
     def __init__(self, annotation_path: AnnotationPath, missing_ok: bool) -> None:
         self.annotation_path = annotation_path
         self.missing_ok = missing_ok
-        self._cached: tuple[Path, dict[int, BoxAnswer]] | None = None
+        self._cached: tuple[tuple[object, ...], dict[int, BoxAnswer]] | None = None
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
@@ -95,13 +95,18 @@ class _FileSource(BoxSource):
     def table(self, video: Path) -> dict[int, BoxAnswer]:
         """Return the parsed annotation of ``video`` as ``{frame: Box or Miss}``."""
         file = self.annotation_path(Path(video))
-        if self._cached is not None and self._cached[0] == file:
+        try:  # the parse is reused while the file is unchanged (an edit re-parses it)
+            stat = file.stat()
+            key: tuple[object, ...] = (file, stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            key = (file,)
+        if self._cached is not None and self._cached[0] == key:
             return self._cached[1]
         if self.missing_ok and not file.exists():
             parsed: dict[int, BoxAnswer] = {}
         else:
             parsed = self._parse(file)
-        self._cached = (file, parsed)
+        self._cached = (key, parsed)
         return parsed
 
     def _parse(self, file: Path) -> dict[int, BoxAnswer]:

@@ -45,7 +45,10 @@ turns into a counted warning.
 The ``.face`` files: ``bob.db.siw`` does not read them (its documentation calls the
 shipped ones "not good" and supplies MTCNN annotations of its own), so their format
 (``x1 y1 x2 y2`` per line, line n is frame n) is not confirmed by that source; the data
-module exposes it as the ``face_layout`` knob.
+module exposes it as the ``face_layout`` knob. The ``.face`` of a video is the file of the
+same stem (``153-2-1-1-1.m.face`` for ``153-2-1-1-1.m.mov``); where a copy names it
+otherwise, the detector fallback finds those faces and the preprocessing summary counts
+them.
 
 Protocols (Liu et al., CVPR 2018), the rules of :func:`in_protocol`; they reproduce the
 video sets of Idiap's ``lists/Protocol_*`` (built by ``driver.py``'s regular

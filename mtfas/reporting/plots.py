@@ -18,6 +18,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -81,6 +82,27 @@ def _rates_at(part: pd.DataFrame, threshold: float) -> tuple[float, float]:
     return apcer, bpcer
 
 
+_Curve = tuple[str, np.ndarray, np.ndarray, tuple[float, float] | None]
+
+
+def _curve_axes(
+    scores: pd.DataFrame, thresholds: Mapping[str, float] | None
+) -> tuple[Figure, Axes, list[_Curve]]:
+    """A figure for ROC / DET curves, and the curve of every usable split.
+
+    Returns:
+        The figure, its axes and ``(split, pooled APCER, BPCER, (APCER, BPCER) at the
+        split's threshold or None)`` per split of :func:`usable_splits`.
+    """
+    figure = Figure(figsize=(4.5, 4.2), dpi=100)
+    curves: list[_Curve] = []
+    for split in usable_splits(scores)[0]:
+        part = scores[scores["split"] == split]
+        point = _rates_at(part, thresholds[split]) if thresholds and split in thresholds else None
+        curves.append((split, *_curve(part), point))
+    return figure, figure.add_subplot(), curves
+
+
 def roc_figure(
     scores: pd.DataFrame, thresholds: Mapping[str, float] | None = None, title: str = "ROC"
 ) -> Figure:
@@ -91,16 +113,11 @@ def roc_figure(
         thresholds: Operating threshold per split, marked on its curve.
         title: Axes title.
     """
-    figure = Figure(figsize=(4.5, 4.2), dpi=100)
-    ax = figure.add_subplot()
-    splits, _ = usable_splits(scores)
-    for split in splits:
-        part = scores[scores["split"] == split]
-        apcer, bpcer = _curve(part)
+    figure, ax, curves = _curve_axes(scores, thresholds)
+    for split, apcer, bpcer, point in curves:
         (line,) = ax.plot(bpcer, 1 - apcer, label=split, drawstyle="steps-post")
-        if thresholds and split in thresholds:
-            a, b = _rates_at(part, thresholds[split])
-            ax.plot([b], [1 - a], "o", color=line.get_color())
+        if point is not None:
+            ax.plot([point[1]], [1 - point[0]], "o", color=line.get_color())
     ax.plot([0, 1], [0, 1], ":", color="grey", linewidth=0.8)
     ax.set(
         xlim=(0, 1),
@@ -109,7 +126,7 @@ def roc_figure(
         ylabel="1 - APCER (attacks detected, pooled)",
         title=title,
     )
-    if splits:
+    if curves:
         ax.legend(loc="lower right")
     figure.tight_layout()
     return figure
@@ -127,16 +144,12 @@ def det_figure(
 
     Rates of 0 and 1 are drawn at 0.05 % and 99.95 %.
     """
-    figure = Figure(figsize=(4.5, 4.2), dpi=100)
-    ax = figure.add_subplot()
-    splits, _ = usable_splits(scores)
-    for split in splits:
-        part = scores[scores["split"] == split]
-        apcer, bpcer = _curve(part)
+    figure, ax, curves = _curve_axes(scores, thresholds)
+    for split, apcer, bpcer, point in curves:
         (line,) = ax.plot(_probit(apcer), _probit(bpcer), label=split, drawstyle="steps-post")
-        if thresholds and split in thresholds:
-            a, b = _rates_at(part, thresholds[split])
-            ax.plot(_probit(np.array([a])), _probit(np.array([b])), "o", color=line.get_color())
+        if point is not None:
+            a, b = (_probit(np.array([rate])) for rate in point)
+            ax.plot(a, b, "o", color=line.get_color())
     ticks = _probit(np.array(_DET_TICKS))
     labels = [f"{100 * t:g}" for t in _DET_TICKS]
     limit = (_probit(np.array([_EPS]))[0], _probit(np.array([1 - _EPS]))[0])
@@ -151,7 +164,7 @@ def det_figure(
     )
     ax.plot(limit, limit, ":", color="grey", linewidth=0.8)
     ax.grid(True, linewidth=0.3)
-    if splits:
+    if curves:
         ax.legend(loc="upper right")
     figure.tight_layout()
     return figure

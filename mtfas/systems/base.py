@@ -41,7 +41,7 @@ import pandas as pd
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.core.optimizer import LightningOptimizer, do_nothing_closure
-from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
 from mtfas.errors import ConfigError, EmptySplitError, NonFiniteLossError
@@ -56,11 +56,6 @@ ThresholdMethod = Literal["eer", "bpcer", "apcer"]
 
 #: Checkpoint key of what a resumed fit needs beyond the weights, optimisers and loops.
 TRAINING_STATE_KEY = "mtfas_training_state"
-
-
-@rank_zero_only
-def _print(text: str) -> None:
-    print(text, flush=True)
 
 
 def _test_loader_roles(counts: Sequence[int | float]) -> tuple[str, ...]:
@@ -107,7 +102,8 @@ class FASSystem(LightningModule):
         max_consecutive_nonfinite: Training stops with :class:`NonFiniteLossError` after
             this many consecutive steps with a NaN or infinite loss or gradient (each such
             step is skipped and counted).
-        print_test_report: Print the test table (rank zero) at the end of ``test``.
+        print_test_report: Print (rank zero) one line of dev metrics at each validation and
+            the test table at the end of ``test``.
     """
 
     #: The dev threshold, a registered float64 buffer (NaN until one is chosen).
@@ -196,7 +192,7 @@ class FASSystem(LightningModule):
 
         Returns a dict of tensors:
 
-        * ``"score"``: the frame scores (map means) as ``float64``.
+        * ``"score"``: the frame scores (map means), in the student's dtype.
         * ``"video"``: the batch's video ids, when the batch is a dict holding them.
         * ``"frame_attack"`` (with a stored threshold): each frame's own score
           ``>= threshold``, compared in ``float64``.
@@ -211,13 +207,13 @@ class FASSystem(LightningModule):
         """
         batch = normalise_batch(batch)
         images = batch["image"] if isinstance(batch, dict) else batch
-        scores = self.score(images).detach().to(torch.float64)
+        scores = self.score(images).detach()
         out: dict[str, Tensor] = {"score": scores}
         if isinstance(batch, dict) and "video" in batch:
             out["video"] = batch["video"]
         threshold = self._stored_threshold()
         if threshold is not None:
-            out["frame_attack"] = scores >= threshold  # float64 against a Python float
+            out["frame_attack"] = scores.to(torch.float64) >= threshold  # exact, in float64
             if not self.video_level:
                 out["attack"] = out["frame_attack"]
         return out
@@ -240,7 +236,7 @@ class FASSystem(LightningModule):
                 batch, in order).
 
         Returns:
-            A frame with columns ``level`` (``"video"`` / ``"frame"``), ``video`` (id;
+            A DataFrame with columns ``level`` (``"video"`` / ``"frame"``), ``video`` (id;
             ``-1`` at frame level for batches without ids), ``n_frames``, ``score`` and
             ``attack`` (nullable boolean; missing without a stored threshold). At video
             level one row per video, ids ascending; at frame level one row per frame.
@@ -359,6 +355,25 @@ class FASSystem(LightningModule):
         report = self.val_metrics.report(threshold)
         self.log_dict(report.to_dict(prefix="val/"), sync_dist=False)
         self.val_metrics.reset()
+        if self.print_test_report:
+            self.say(
+                f"epoch {self.current_epoch} step {self.global_step} dev (validation): "
+                f"ACER {100 * report.acer:.2f}%  APCER {100 * report.apcer:.2f}% "
+                f"({report.worst_species})  BPCER {100 * report.bpcer:.2f}%  "
+                f"AUC {100 * report.auc:.2f}%  threshold {threshold:.6g}"
+            )
+
+    def say(self, text: str) -> None:
+        """Print on rank zero above the active progress bar (so the bar never cuts it)."""
+        if self._trainer is None or not self.trainer.is_global_zero:
+            return
+        bar = self.trainer.progress_bar_callback
+        bars = ("_main_progress_bar", "_val_progress_bar", "_test_progress_bar")
+        active = [getattr(bar, name, None) for name in bars]
+        if any(b is not None and not getattr(b, "disable", True) for b in active):
+            bar.print(text)  # type: ignore[union-attr]
+        else:
+            print(text, flush=True)
 
     def _choose_threshold(self, metric: PADMetrics, what: str) -> float:
         if metric.update_count == 0 and not self._has_states(metric):
@@ -450,8 +465,8 @@ class FASSystem(LightningModule):
             by_split = {"dev": self.test_dev_metrics, "test": test_metrics}
         self.save_test_results(by_split, named=dev_report is not None)
         if self.print_test_report:
-            _print(self.format_test_report())
-            _print(f"Scores and results written to {self.test_results_dir}")
+            self.say(self.format_test_report())
+            self.say(f"Scores and results written to {self.test_results_dir}")
         self.test_dev_metrics.reset()
         self.test_metrics.reset()
 
@@ -526,7 +541,32 @@ class FASSystem(LightningModule):
             "nonfinite_steps": int(self.nonfinite_steps),
             "consecutive_nonfinite": int(self._consecutive_nonfinite),
             "rng": collect_rng_states(),
+            "validation_pending": self._validation_due_after_this_batch(),
         }
+
+    def _validation_due_after_this_batch(self) -> bool:
+        """True when saved at a training batch's end, before the validation due after it.
+
+        ``ModelCheckpoint(every_n_train_steps=...)`` saves in ``on_train_batch_end``, before
+        the validation that Lightning runs after that batch (at the end of an epoch, or at
+        ``val_check_interval``); resumed from such a checkpoint, Lightning would skip that
+        validation (and keep an older threshold), so the resumed fit runs it first
+        (:meth:`on_train_start`).
+        """
+        trainer = self._trainer
+        if trainer is None or not trainer.training:
+            return False
+        loop = trainer.fit_loop.epoch_loop
+        current = loop.batch_progress.current
+        at_batch_end = (
+            current.processed > 0
+            and current.ready == current.processed
+            and current.completed == current.processed - 1
+        )
+        fetcher = trainer.fit_loop._data_fetcher
+        if not at_batch_end or loop._skip_next_val or fetcher is None:
+            return False
+        return bool(loop._should_check_val_fx(fetcher))
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Restore the skipped-step counters; keep the random states for ``on_train_start``."""
@@ -536,14 +576,28 @@ class FASSystem(LightningModule):
         self.nonfinite_steps = int(state["nonfinite_steps"])
         self._consecutive_nonfinite = int(state["consecutive_nonfinite"])
         self._rng_to_restore = state.get("rng")
+        self._validation_pending = bool(state.get("validation_pending", False))
 
     def on_train_start(self) -> None:
-        """On a resumed fit, set the global random states to the checkpoint's.
+        """On a resumed fit, catch up with the checkpoint: pending validation, random states.
 
-        Done here, after Lightning has set up the model, optimisers and loaders, and just
-        before the first training batch, so that training draws exactly what the
-        uninterrupted run drew after the checkpoint was saved.
+        First the validation the checkpoint was saved before (if any) runs, then the global
+        random states are set to the checkpoint's. Done here, after Lightning has set up
+        the model, optimisers and loaders and just before the first training batch, so
+        that the resumed fit validates and draws exactly what the uninterrupted run did
+        after the checkpoint was saved.
         """
+        if getattr(self, "_validation_pending", False):
+            self._validation_pending = False
+            trainer = self.trainer
+            loop = trainer.fit_loop.epoch_loop
+            first_loop_iter = trainer._logger_connector._first_loop_iter
+            trainer.validating = True
+            self.on_validation_model_zero_grad()
+            loop.val_loop.restarting = False
+            loop.val_loop.run()
+            trainer.training = True
+            trainer._logger_connector._first_loop_iter = first_loop_iter
         if self._rng_to_restore is not None:
             restore_rng_states(self._rng_to_restore)
             self._rng_to_restore = None

@@ -10,15 +10,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = [
-    "NORMALISATION",
-    "PIXEL_SCALE",
-    "normalise",
-    "normalise_batch",
-    "to_tensor",
-    "to_uint8_tensor",
-]
-
 #: uint8 pixels are divided by this, then 1 is subtracted.
 PIXEL_SCALE = 127.5
 #: How images are normalised, as recorded in checkpoints and exported models.

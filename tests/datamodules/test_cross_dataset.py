@@ -207,7 +207,7 @@ def test_relative_member_roots_are_taken_from_data_root(oulu_release, tmp_path):
 
 
 # ----------------------------------------------------------------- end to end, CLI, configs
-CROSS_CONFIGS = sorted((ROOT / "configs" / "cross_dataset").glob("*.yaml"))
+CROSS_CONFIGS = sorted((ROOT / "configs" / "data" / "cross_dataset").glob("*.yaml"))
 
 
 def test_every_cross_dataset_protocol_has_a_config():
@@ -218,8 +218,10 @@ def test_every_cross_dataset_protocol_has_a_config():
 
 @pytest.mark.parametrize("config", CROSS_CONFIGS, ids=lambda p: p.stem)
 def test_shipped_cross_dataset_configs_parse(config, capsys):
+    from tests.test_configs import benchmark_args
+
     with pytest.raises(SystemExit) as exit_info:
-        main(["fit", "--config", str(config), "--data.init_args.data_root", "/data",
+        main(["fit", *benchmark_args(config), "--data.init_args.data_root", "/data",
               "--print_config"])
     assert exit_info.value.code == 0
     printed = yaml.safe_load(capsys.readouterr().out)["data"]["init_args"]

@@ -237,12 +237,12 @@ def test_sideways_videos_are_turned_upright_by_metadata_or_by_rotate(
 @pytest.mark.parametrize("config", ["casia_fasd/default.yaml", "msu_mfsd/default.yaml"])
 def test_shipped_configs_parse(config, capsys):
     from mtfas.cli import main
+    from tests.test_configs import benchmark_args
 
-    root = Path(__file__).resolve().parents[2]
     extra = ["--data.init_args.rotate", "{android: 90}"] if "msu" in config else []
     with pytest.raises(SystemExit) as exit_info:
-        main(["fit", "--config", str(root / "configs" / config), "--data.init_args.root",
-              "/data/copy", *extra, "--print_config"])
+        main(["fit", *benchmark_args(config), "--data.init_args.root", "/data/copy", *extra,
+              "--print_config"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "root: /data/copy" in out and "face_boxes: null" in out

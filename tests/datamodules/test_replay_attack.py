@@ -268,10 +268,10 @@ def test_the_listing_is_sorted_and_deterministic(replay_release, tmp_path):
 
 def test_the_shipped_config_parses(capsys):
     from mtfas.cli import main
+    from tests.test_configs import benchmark_args
 
-    config = Path(__file__).parents[2] / "configs" / "replay_attack" / "grandtest.yaml"
     with pytest.raises(SystemExit) as exit_info:
-        main(["fit", "--config", str(config), "--print_config"])
+        main(["fit", *benchmark_args("replay_attack/grandtest.yaml"), "--print_config"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "mtfas.datamodules.ReplayAttackDataModule" in out and "protocol: grandtest" in out

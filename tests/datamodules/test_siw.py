@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from mtfas.datamodules import SiWDataModule
 from mtfas.errors import (
@@ -395,16 +396,17 @@ def test_other_video_extensions_are_read(siw_release, tmp_path):
 def test_shipped_configs_parse_and_plan_their_sub_protocols(protocol, sub, capsys):
     from mtfas.cli import main
     from mtfas.pipelines.folds import plan_folds
+    from tests.test_configs import benchmark_args
 
-    config = Path(__file__).parents[2] / "configs" / "siw" / f"protocol_{protocol}.yaml"
     with pytest.raises(SystemExit) as exit_info:
-        main(["fit", "--config", str(config), "--print_config"])
+        main(["fit", *benchmark_args(f"siw/protocol_{protocol}.yaml"), "--print_config"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "mtfas.datamodules.SiWDataModule" in out
     assert f"subprotocol: {'null' if sub is None else sub}" in out
+    data = yaml.safe_load(out)["data"]
     if protocol == 1:
         assert SiWDataModule.fold_plan({"protocol": 1}) is None
     else:
         subs = [1, 2, 3, 4] if protocol == 2 else [1, 2]
-        assert plan_folds(str(config), []) == ("subprotocol", subs)
+        assert plan_folds(data["class_path"], data["init_args"]) == ("subprotocol", subs)

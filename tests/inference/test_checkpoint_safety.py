@@ -27,9 +27,9 @@ import mtfas
 from mtfas.cli import main
 from mtfas.errors import CheckpointError, ConfigError
 from mtfas.inference import export_onnx
+from mtfas.cli.trust import check_checkpoint_hparams
 from mtfas.inference.checkpoint import (
     INFERENCE_KEY,
-    check_checkpoint_hparams,
     load_checkpoint,
     load_student,
     plain_hyperparameters,

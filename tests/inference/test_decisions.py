@@ -67,8 +67,7 @@ def _through_predictor(video_level, threshold):
         _PixelStudent(), IMAGE_SIZE, threshold=threshold, detect=False, video_level=video_level
     )
     results = [
-        predictor.predict_frames([_frames(k) for k in ks], name=str(v))
-        for v, ks in _VIDEOS.items()
+        predictor.predict_frames([_frames(k) for k in ks], name=str(v)) for v, ks in _VIDEOS.items()
     ]
     return predictor, results
 

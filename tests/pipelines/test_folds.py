@@ -121,17 +121,21 @@ def test_folds_runs_fit_and_test_per_fold(oulu_release, oulu_cache, tmp_path, ca
 
 @pytest.mark.parametrize("protocol", [1, 2, 3, 4])
 def test_shipped_oulu_configs_parse(protocol, capsys):
-    config = ROOT / "configs" / "oulu_npu" / f"protocol_{protocol}.yaml"
+    from tests.test_configs import benchmark_args
+
     with pytest.raises(SystemExit) as exit_info:
-        main(["fit", "--config", str(config), "--data.init_args.root", "/data/OULU-NPU",
-              "--print_config"])
+        main(["fit", *benchmark_args(f"oulu_npu/protocol_{protocol}.yaml"),
+              "--data.init_args.root", "/data/OULU-NPU", "--print_config"])
     assert exit_info.value.code == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     data = printed["data"]
     assert data["class_path"] == "mtfas.datamodules.OULUNPUDataModule"
     assert data["init_args"]["protocol"] == protocol
+    assert data["init_args"]["fold"] == (1 if protocol in (3, 4) else None)
     assert data["init_args"]["crop_size"] == data["init_args"]["image_size"] == 256
-    assert printed["model"]["init_args"]["student"]["init_args"]["width_mult"] == 1.0
+    assert printed["model"]["class_path"] == "mtfas.MetaTeacherSystem"
+    if protocol in (3, 4):
+        assert plan_folds(data["class_path"], data["init_args"]) == ("fold", [1, 2, 3, 4, 5, 6])
 
 
 def test_the_data_module_declares_its_folds():

@@ -150,7 +150,7 @@ def test_all_test_loaders_empty_is_an_error(make_trainer, names):
     # Lightning skips the whole test loop here; the system still reports it.
     system = _system(print_test_report=False)
     system.threshold.fill_(0.5)
-    with pytest.raises(EmptySplitError, match="test dataloader|no test dataloader"):
+    with pytest.raises(EmptySplitError, match=r"test dataloader|no test dataloader"):
         make_trainer().test(system, _Loaders(names), verbose=False)
 
 

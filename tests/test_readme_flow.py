@@ -1,0 +1,100 @@
+"""The README's flow, verbatim: demo -> test -> predict -> export, and the demo's figures.
+
+The commands are read from the README's "After the demo" block and run as written, in a
+fresh folder holding a link to ``configs/`` (so relative paths resolve as in a checkout),
+with the crop cache in that folder. The test checks that
+
+* ``mtfas fit`` (the Quickstart demo) saves the model it tested and prints where;
+* ``mtfas test`` on that checkpoint prints exactly the demo's test numbers;
+* ``mtfas predict`` scores the synthetic release the block writes, and ``mtfas export``
+  writes an ONNX model checked against PyTorch;
+* every figure the README quotes from the demo (test ACER, worst-species APCER, BPCER,
+  idealised AUC) is what the demo printed on this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+MTFAS = [sys.executable, "-m", "mtfas"]
+
+
+def _flow_commands() -> list[str]:
+    section = README.split("## After the demo", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)\n```", section, flags=re.S).group(1)
+    return [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def _run(command: str, cwd: Path) -> str:
+    args = shlex.split(command)
+    assert args[0] == "mtfas", command
+    env = {**os.environ, "MTFAS_CACHE": str(cwd / "cache"), "COLUMNS": "120"}
+    result = subprocess.run([*MTFAS, *args[1:]], cwd=cwd, env=env, capture_output=True,
+                            text=True, check=False, timeout=900)
+    assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout + result.stderr
+
+
+def _test_table(output: str) -> str:
+    start = output.index("TEST at")
+    return output[start:output.index("Scores and results", start)]
+
+
+@pytest.fixture(scope="module")
+def flow(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("readme")
+    (cwd / "configs").symlink_to(ROOT / "configs")
+    return {command.split()[1]: _run(command, cwd) for command in _flow_commands()}, cwd
+
+
+def test_the_flow_starts_with_the_quickstart_demo():
+    commands = _flow_commands()
+    assert commands[0] == "mtfas fit --config configs/demo.yaml"
+    assert [c.split()[1] for c in commands] == ["fit", "test", "synth", "predict", "export"]
+    assert commands[0] in README.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.slow
+def test_the_demo_saves_the_tested_model_and_test_reproduces_it(flow):
+    outputs, cwd = flow
+    saved = re.search(r"Saved the tested model \(dev threshold \S+\) to (\S+)", outputs["fit"])
+    assert saved, outputs["fit"][-2000:]
+    assert f"--ckpt_path {saved.group(1)}" in " ".join(_flow_commands())
+    assert (cwd / saved.group(1)).is_file()
+    assert _test_table(outputs["test"]) == _test_table(outputs["fit"])
+
+
+@pytest.mark.slow
+def test_predict_and_export_follow_the_demo(flow):
+    outputs, cwd = flow
+    assert re.search(r"\d+ of \d+ input\(s\) scored", outputs["predict"]), outputs["predict"]
+    assert (cwd / "model.onnx").is_file()
+    assert "ONNX Runtime matches PyTorch" in outputs["export"]
+
+
+@pytest.mark.slow
+def test_the_readme_quotes_the_demo_figures_it_prints(flow):
+    outputs, _ = flow
+    table = _test_table(outputs["fit"])
+    quickstart = README.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    quoted = re.search(
+        r"test ACER ([\d.]+) % at the dev threshold \(worst-species APCER ([\d.]+) %, "
+        r"BPCER ([\d.]+) %", quickstart)
+    assert quoted, "the Quickstart must quote the demo's ACER, APCER and BPCER"
+    printed = {
+        "acer": re.search(r"^ACER\s+([\d.]+)%", table, flags=re.M),
+        "apcer": re.search(r"^APCER \(worst[^)]*\)\s+([\d.]+)%", table, flags=re.M),
+        "bpcer": re.search(r"^BPCER\s+([\d.]+)%", table, flags=re.M),
+    }
+    assert all(printed.values()), table
+    for (name, match), value in zip(printed.items(), quoted.groups()):
+        assert float(match.group(1)) == pytest.approx(float(value), abs=0.006), name

@@ -144,5 +144,5 @@ def run_export(args: Any) -> int:
     if result.checked:
         print(f"ONNX Runtime matches PyTorch: max abs difference {result.max_abs_diff:.3g}")
     elif args.check:
-        print("Not checked against PyTorch: onnxruntime is not installed.")
+        print('Not checked against PyTorch: onnxruntime is not installed (pip install "mtfas[onnx]").')
     return 0

@@ -155,10 +155,15 @@ def process_video(
     :class:`VideoFailure`; any other exception propagates.
     """
     try:
-        # Hashed before decoding: what is recorded is at worst older than the crops, so a
-        # file that changes meanwhile is recomputed by the next run, never trusted.
-        sources = [source_record(path, role) for role, path in job_sources(job)]
-        rows, crops = _crop_video(job, settings)
+        # The sources are hashed in a helper thread while the video is decoded (hashlib
+        # releases the GIL), so the hash costs little wall time.
+        files = job_sources(job)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mtfas-hash") as hasher:
+            hashing = hasher.submit(lambda: [source_record(path, role) for role, path in files])
+            try:
+                rows, crops = _crop_video(job, settings)
+            finally:
+                sources = hashing.result()
     except DatasetPermissionError as exc:
         return VideoFailure(job.video, str(job.path), PERMISSION_DENIED, str(exc))
     except AnnotationError as exc:

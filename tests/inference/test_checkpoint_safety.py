@@ -25,9 +25,9 @@ import torch
 
 import mtfas
 from mtfas.cli import main
+from mtfas.cli.trust import check_checkpoint_hparams
 from mtfas.errors import CheckpointError, ConfigError
 from mtfas.inference import export_onnx
-from mtfas.cli.trust import check_checkpoint_hparams
 from mtfas.inference.checkpoint import (
     INFERENCE_KEY,
     load_checkpoint,

@@ -143,7 +143,9 @@ class _Poison(Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if self.seen in self.batches:
-            batch["train"]["image"].fill_(float("nan"))
+            # Batches arrive as uint8 (the systems normalise them in their steps).
+            batch["train"]["image"] = torch.full_like(batch["train"]["image"], float("nan"),
+                                                      dtype=torch.float32)
         self.seen += 1
 
 

@@ -42,9 +42,15 @@ class RandomCrops(FASDataModule):
                 for pai in self.pai_names:
                     video = f"{split}/{subject}/{pai}"
                     arrays[video] = rng.integers(0, 256, (frames, size, size, 3), np.uint8)
-                    rows.append({"video": video, "split": split, "pai": pai,
-                                 "label": "live" if pai == "live" else "attack",
-                                 "subject": subject + 100 * ("train", "dev", "test").index(split)})
+                    rows.append(
+                        {
+                            "video": video,
+                            "split": split,
+                            "pai": pai,
+                            "label": "live" if pai == "live" else "attack",
+                            "subject": subject + 100 * ("train", "dev", "test").index(split),
+                        }
+                    )
         self.table = pd.DataFrame(rows)
         self.store = ArrayStore(arrays)
 
@@ -82,14 +88,23 @@ class StepTimer(Callback):
 
 def measure(system, args) -> tuple[float, float]:
     """Median seconds per training step and peak GPU MiB (NaN on the CPU)."""
-    data = RandomCrops(args.size, args.frames, batch_size=args.batch,
-                       meta_val_fraction=0.25, num_workers=0)
+    data = RandomCrops(
+        args.size, args.frames, batch_size=args.batch, meta_val_fraction=0.25, num_workers=0
+    )
     timer = StepTimer(args.warmup)
-    trainer = Trainer(accelerator=args.device, devices=1, precision=args.precision,
-                      max_steps=args.warmup + args.steps, limit_val_batches=0,
-                      num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
-                      enable_progress_bar=False, enable_model_summary=False,
-                      callbacks=[timer])
+    trainer = Trainer(
+        accelerator=args.device,
+        devices=1,
+        precision=args.precision,
+        max_steps=args.warmup + args.steps,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
+    )
     trainer.fit(system, data)
     if not timer.times:
         raise SystemExit("no timed step: raise --frames or lower --warmup")
@@ -114,22 +129,29 @@ def main() -> None:
         raise SystemExit("no CUDA device: pass --device cpu for a smoke run")
     torch.manual_seed(0)
     name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
-    print(f"device {name}, torch {torch.__version__}, precision {args.precision}, "
-          f"DepthNet width {args.width}, input {args.size}, batch {args.batch}, "
-          f"{args.steps} timed steps after {args.warmup}")
-    systems = {"plain supervised (binary map)": lambda: SupervisedSystem(
-        DepthNet(args.width), loss="binary_map", print_test_report=False)}
+    print(
+        f"device {name}, torch {torch.__version__}, precision {args.precision}, "
+        f"DepthNet width {args.width}, input {args.size}, batch {args.batch}, "
+        f"{args.steps} timed steps after {args.warmup}"
+    )
+    systems = {
+        "plain supervised (binary map)": lambda: SupervisedSystem(
+            DepthNet(args.width), loss="binary_map", print_test_report=False
+        )
+    }
     for backend in ("jvp", "torch.func", "higher"):
         systems[f"MT-FAS K=1 2nd order, {backend}"] = lambda b=backend: MetaTeacherSystem(
-            DepthNet(args.width), TeacherNet(args.width / 2), backend=b,
-            print_test_report=False)
+            DepthNet(args.width), TeacherNet(args.width / 2), backend=b, print_test_report=False
+        )
     print(f"{'system':<36}{'s/step':>9}{'images/s':>10}{'ratio':>8}{'peak MiB':>10}")
     base = None
     for label, make in systems.items():
         seconds, peak = measure(make(), args)
         base = base or seconds
-        print(f"{label:<36}{seconds:>9.4f}{args.batch / seconds:>10.1f}"
-              f"{seconds / base:>8.2f}{peak:>10.0f}")
+        print(
+            f"{label:<36}{seconds:>9.4f}{args.batch / seconds:>10.1f}"
+            f"{seconds / base:>8.2f}{peak:>10.0f}"
+        )
 
 
 if __name__ == "__main__":

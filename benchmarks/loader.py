@@ -62,15 +62,31 @@ def build_cache(root: Path, crops_by_video: dict[str, np.ndarray], size: int) ->
     tables = []
     for video, crops in crops_by_video.items():
         file = cache_format.crop_file(video)
-        rows = pd.DataFrame({
-            "video": video, "frame": np.arange(len(crops)), "status": "ok",
-            "x1": 0.0, "y1": 0.0, "x2": float(size), "y2": float(size), "source": "bench",
-            "rotation": 0, "file": file, "offset": np.arange(len(crops)), "box_source": "bench",
-        })[cache_format.PART_COLUMNS]
+        rows = pd.DataFrame(
+            {
+                "video": video,
+                "frame": np.arange(len(crops)),
+                "status": "ok",
+                "x1": 0.0,
+                "y1": 0.0,
+                "x2": float(size),
+                "y2": float(size),
+                "source": "bench",
+                "rotation": 0,
+                "file": file,
+                "offset": np.arange(len(crops)),
+                "box_source": "bench",
+            }
+        )[cache_format.PART_COLUMNS]
         record = cache_format.write_array(cache_dir / file, crops)
         if hasattr(cache_format, "write_part"):  # per-video records with checksums
-            meta = {"settings_key": settings.key(), "box_source": "bench", "max_frames": None,
-                    "rotation": None, "sources": []}
+            meta = {
+                "settings_key": settings.key(),
+                "box_source": "bench",
+                "max_frames": None,
+                "rotation": None,
+                "sources": [],
+            }
             cache_format.write_part(cache_dir, video, rows, meta, record)
         else:  # the earlier format: CSV parts and an index
             cache_format.write_table(cache_dir / cache_format.part_file(video), rows)
@@ -85,8 +101,11 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=25)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--cache-only", action="store_true",
-                        help="time only the loader over a CropCache (cost of its checks)")
+    parser.add_argument(
+        "--cache-only",
+        action="store_true",
+        help="time only the loader over a CropCache (cost of its checks)",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,8 +115,14 @@ def main() -> None:
             crops = rng.integers(0, 256, (args.frames, args.size, args.size, 3), dtype=np.uint8)
             np.save(folder / f"v{v}.npy", crops)
             pai = ["live", "print1"][v % 2]
-            rows.append({"video": f"v{v}", "label": "live" if pai == "live" else "attack",
-                         "pai": pai, "subject": v // 2})
+            rows.append(
+                {
+                    "video": f"v{v}",
+                    "label": "live" if pai == "live" else "attack",
+                    "pai": pai,
+                    "subject": v // 2,
+                }
+            )
         table = pd.DataFrame(rows)
         names = ["live", "print1"]
         n = args.videos * args.frames
@@ -111,9 +136,14 @@ def main() -> None:
         for name, transform, uint8 in variants[: 0 if args.cache_only else None]:
             dataset = FrameDataset(table, NpyStore(folder), names, transform, uint8=uint8)
             for workers in (0, 1, 2):
-                loader = DataLoader(dataset, batch_size=args.batch, shuffle=True,
-                                    num_workers=workers, collate_fn=collate_frames,
-                                    persistent_workers=workers > 0)
+                loader = DataLoader(
+                    dataset,
+                    batch_size=args.batch,
+                    shuffle=True,
+                    num_workers=workers,
+                    collate_fn=collate_frames,
+                    persistent_workers=workers > 0,
+                )
                 for _ in loader:  # warm-up epoch: worker start, page cache
                     pass
                 start = time.perf_counter()
@@ -129,9 +159,14 @@ def main() -> None:
             store = CropStore(CropCache(cache_dir))
             dataset = FrameDataset(table, store, names, eval_transform(args.size), uint8=True)
             opened = time.perf_counter() - start
-            loader = DataLoader(dataset, batch_size=args.batch, shuffle=True,
-                                num_workers=workers, collate_fn=collate_frames,
-                                persistent_workers=workers > 0)
+            loader = DataLoader(
+                dataset,
+                batch_size=args.batch,
+                shuffle=True,
+                num_workers=workers,
+                collate_fn=collate_frames,
+                persistent_workers=workers > 0,
+            )
             start = time.perf_counter()
             for _ in loader:
                 pass
@@ -139,14 +174,17 @@ def main() -> None:
             start = time.perf_counter()
             seen = sum(len(batch["image"]) for batch in loader)
             rate = seen / (time.perf_counter() - start)
-            print(f"{'eval, CropCache':<18} workers={workers}: {rate:8.0f} images/s "
-                  f"(open + data set {opened:.2f} s, first epoch {first:.2f} s)")
+            print(
+                f"{'eval, CropCache':<18} workers={workers}: {rate:8.0f} images/s "
+                f"(open + data set {opened:.2f} s, first epoch {first:.2f} s)"
+            )
         if args.cache_only:
             return
         best = max(v for (name, _), v in results.items() if name == "eval")
         verdict = "holds" if best >= 5000 else "does NOT hold"
-        print(f"target: >= 5,000 images/s (eval loader, best of 0-2 workers): {best:.0f} "
-              f"-> {verdict}")
+        print(
+            f"target: >= 5,000 images/s (eval loader, best of 0-2 workers): {best:.0f} -> {verdict}"
+        )
 
 
 if __name__ == "__main__":

@@ -79,8 +79,9 @@ def cpu_peak(fn) -> float:
         fn()
     timeline = []
     for event in prof.events():
-        usage = event.cpu_memory_usage if event.name == "[memory]" else (
-            event.self_cpu_memory_usage)
+        usage = (
+            event.cpu_memory_usage if event.name == "[memory]" else (event.self_cpu_memory_usage)
+        )
         if usage:
             timeline.append((event.time_range.start, usage))
     timeline.sort()
@@ -137,9 +138,11 @@ def main() -> None:
         return step
 
     base, _, base_mem = _timed(plain, args.repeats, device)
-    print(f"device {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}), "
-          f"threads {torch.get_num_threads()}, DepthNet width {args.width}, input {args.size}, "
-          f"batch {args.batch}")
+    print(
+        f"device {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}), "
+        f"threads {torch.get_num_threads()}, DepthNet width {args.width}, input {args.size}, "
+        f"batch {args.batch}"
+    )
     print(f"{'step':<34}{'s/step':>9}{'ratio':>8}{'peak MiB':>10}")
     print(f"{'plain supervised':<34}{base:>9.4f}{1.0:>8.2f}{base_mem:>10.0f}")
     rows: dict[tuple[str, int, bool], tuple[float, float]] = {}
@@ -149,28 +152,40 @@ def main() -> None:
                 name = f"MT-FAS {backend} K={steps} {'1st' if first_order else '2nd'}-order"
                 if backend == "jvp" and steps > 1:
                     if first_order:
-                        print(f"{name[:-10]} skipped: the jvp backend is K=1 only (closed-form "
-                              "one-step hypergradient)")
+                        print(
+                            f"{name[:-10]} skipped: the jvp backend is K=1 only (closed-form "
+                            "one-step hypergradient)"
+                        )
                     continue
                 if backend == "jvp" and first_order:
                     print(f"{name:<34} = 2nd order (first_order has no effect at K=1)")
                     continue
-                t, local, mem = _timed(meta(backend, steps, first_order), args.repeats,
-                                       device, plain)
+                t, local, mem = _timed(
+                    meta(backend, steps, first_order), args.repeats, device, plain
+                )
                 rows[backend, steps, first_order] = (t / local, mem)
                 print(f"{name:<34}{t:>9.4f}{t / local:>8.2f}{mem:>10.0f}")
     exact = {b: rows[b, 1, False][0] for b in ("higher", "torch.func", "jvp")}
-    print("second-order K=1 step / plain: "
-          + ", ".join(f"{b} {r:.2f}x ({'<=' if r <= 3.0 else '>'} 3.0x)" for b, r in exact.items()))
+    print(
+        "second-order K=1 step / plain: "
+        + ", ".join(f"{b} {r:.2f}x ({'<=' if r <= 3.0 else '>'} 3.0x)" for b, r in exact.items())
+    )
     best = min(exact, key=exact.__getitem__)
     verdict = "holds" if exact[best] <= 3.0 else "does NOT hold"
-    print(f"target: second-order K=1 step <= 3.0x plain: cheapest exact backend {best} "
-          f"{exact[best]:.2f}x -> {verdict}")
+    print(
+        f"target: second-order K=1 step <= 3.0x plain: cheapest exact backend {best} "
+        f"{exact[best]:.2f}x -> {verdict}"
+    )
     (h, h_mem), (f, f_mem) = rows["higher", 1, False], rows["torch.func", 1, False]
-    print(f"target: torch.func time <= higher (K=1, 2nd order): {f:.2f}x vs {h:.2f}x -> "
-          f"{'holds' if f <= h else 'does NOT hold'}")
-    print(f"target: torch.func memory <= higher (K=1, 2nd order): {f_mem:.0f} vs {h_mem:.0f} "
-          f"MiB -> {'holds' if f_mem <= h_mem else 'does NOT hold'}")
+    print(
+        f"target: torch.func time <= higher (K=1, 2nd order): {f:.2f}x vs {h:.2f}x -> "
+        f"{'holds' if f <= h else 'does NOT hold'}"
+    )
+    print(
+        f"target: torch.func memory <= higher (K=1, 2nd order): {f_mem:.0f} vs {h_mem:.0f} "
+        f"MiB -> {'holds' if f_mem <= h_mem else 'does NOT hold'}"
+    )
+
 
 if __name__ == "__main__":
     main()

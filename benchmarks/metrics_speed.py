@@ -1,6 +1,6 @@
 """Speed of the PAD metrics on 10^6 scores (target: a full report in under 0.5 s).
 
-    python benchmarks/metrics_speed.py --n 1000000 --repeats 5
+python benchmarks/metrics_speed.py --n 1000000 --repeats 5
 """
 
 from __future__ import annotations

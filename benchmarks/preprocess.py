@@ -120,8 +120,10 @@ def main() -> None:
 
         for (sampling, workers), ratio in ratios.items():
             verdict = "holds" if ratio >= 0.8 else "does NOT hold"
-            print(f"target: preprocessing >= 80% of raw decode ({sampling}, workers={workers}): "
-                  f"{100 * ratio:.0f}% -> {verdict}")
+            print(
+                f"target: preprocessing >= 80% of raw decode ({sampling}, workers={workers}): "
+                f"{100 * ratio:.0f}% -> {verdict}"
+            )
         cache = CropCache(result.cache_dir)
         order = np.random.default_rng(0).integers(0, len(cache), args.reads)
         batch = np.empty((256, 256, 256, 3), dtype=np.uint8)  # a reused batch buffer

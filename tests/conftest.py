@@ -52,8 +52,14 @@ SIW_RELEASE = {
 }
 #: Crop settings every SiW test uses (protocol 1 keeps the first 2 frames of training
 #: videos, so that the restriction shows with 4-frame videos).
-SIW_CROPS = {"crop_size": 32, "n_frames": 3, "preprocess_workers": 0, "progress": False,
-             "train_frames": 2, "dev_fraction": 0.25}
+SIW_CROPS = {
+    "crop_size": 32,
+    "n_frames": 3,
+    "preprocess_workers": 0,
+    "progress": False,
+    "train_frames": 2,
+    "dev_fraction": 0.25,
+}
 
 
 @pytest.fixture(scope="session")

@@ -36,8 +36,10 @@ SYSTEMS = {
     "teacher_student": ("mtfas.TeacherStudentSystem", None),
 }
 #: A 1/16-width teacher, for the systems that have one (the smoke file cannot set it).
-SMALL_TEACHER = ["--model.init_args.teacher",
-                 "{class_path: mtfas.models.TeacherNet, init_args: {width_mult: 0.0625}}"]
+SMALL_TEACHER = [
+    "--model.init_args.teacher",
+    "{class_path: mtfas.models.TeacherNet, init_args: {width_mult: 0.0625}}",
+]
 
 
 def _name(path: Path) -> str:
@@ -51,8 +53,14 @@ def benchmark_args(data: str | Path, method: str = "mtfas") -> list[str]:
         data: The data file, absolute or relative to ``configs/data`` (``"siw/protocol_2.yaml"``).
         method: Stem of the method file in ``configs/model``.
     """
-    return ["--config", str(GPU), "--config", str(CONFIGS / "model" / f"{method}.yaml"),
-            "--config", str(CONFIGS / "data" / data)]
+    return [
+        "--config",
+        str(GPU),
+        "--config",
+        str(CONFIGS / "model" / f"{method}.yaml"),
+        "--config",
+        str(CONFIGS / "data" / data),
+    ]
 
 
 def printed_config(args: list[str], capsys) -> dict:
@@ -70,7 +78,12 @@ def test_every_shipped_config_is_exercised_here():
     assert shipped == tested, f"configs without a test here: {sorted(shipped - tested)}"
     assert {p.stem for p in METHODS} == set(SYSTEMS)
     assert {p.relative_to(CONFIGS / "data").parts[0] for p in DATA} == {
-        "oulu_npu", "siw", "casia_fasd", "replay_attack", "msu_mfsd", "cross_dataset",
+        "oulu_npu",
+        "siw",
+        "casia_fasd",
+        "replay_attack",
+        "msu_mfsd",
+        "cross_dataset",
     }
 
 
@@ -94,8 +107,14 @@ def test_a_method_file_swaps_the_system_and_keeps_the_demo_networks(method, caps
 def test_arguments_the_new_system_lacks_are_dropped_and_stay_dropped(capsys):
     # jsonargparse keeps the init_args the new class accepts and silently drops the others,
     # so the demo's teacher does not survive a detour through a system without one.
-    args = ["--config", str(DEMOS[0]), "--config", str(CONFIGS / "model" / "binary_map.yaml"),
-            "--config", str(CONFIGS / "model" / "teacher_student.yaml")]
+    args = [
+        "--config",
+        str(DEMOS[0]),
+        "--config",
+        str(CONFIGS / "model" / "binary_map.yaml"),
+        "--config",
+        str(CONFIGS / "model" / "teacher_student.yaml"),
+    ]
     model = printed_config(args, capsys)["model"]["init_args"]
     assert model["student"]["init_args"]["width_mult"] == 0.125
     assert model["teacher"] is None  # TeacherStudentSystem's default, not the demo's
@@ -130,23 +149,40 @@ def _cache_in_tmp_and_one_thread(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def releases(oulu_release, oulu_cache, siw_release, siw_cache, replay_release, replay_cache,
-             casia_release, casia_cache, msu_release, msu_cache, tmp_path_factory):
+def releases(
+    oulu_release,
+    oulu_cache,
+    siw_release,
+    siw_cache,
+    replay_release,
+    replay_cache,
+    casia_release,
+    casia_cache,
+    msu_release,
+    msu_cache,
+    tmp_path_factory,
+):
     """Per benchmark: the tiny release, its crop cache and the tests' crop settings."""
     boxes = lambda root: {"face_boxes": str(root / FACE_BOX_FOLDER)}
     found = {
         "OULUNPUDataModule": (oulu_release, oulu_cache, OULU_CROPS),
         "SiWDataModule": (siw_release, siw_cache, SIW_CROPS),
         "ReplayAttackDataModule": (replay_release, replay_cache, REPLAY_CROPS),
-        "CASIAFASDDataModule": (casia_release, casia_cache,
-                                {**DETECTED_CROPS, **boxes(casia_release)}),
+        "CASIAFASDDataModule": (
+            casia_release,
+            casia_cache,
+            {**DETECTED_CROPS, **boxes(casia_release)},
+        ),
         "MSUMFSDDataModule": (msu_release, msu_cache, {**DETECTED_CROPS, **boxes(msu_release)}),
     }
     # One folder holding the four copies under the names the cross-dataset configs use.
     data_root = tmp_path_factory.mktemp("data_root")
-    for name, klass in [("OULU-NPU", "OULUNPUDataModule"), ("CASIA-FASD", "CASIAFASDDataModule"),
-                        ("Replay-Attack", "ReplayAttackDataModule"),
-                        ("MSU-MFSD", "MSUMFSDDataModule")]:
+    for name, klass in [
+        ("OULU-NPU", "OULUNPUDataModule"),
+        ("CASIA-FASD", "CASIAFASDDataModule"),
+        ("Replay-Attack", "ReplayAttackDataModule"),
+        ("MSU-MFSD", "MSUMFSDDataModule"),
+    ]:
         os.symlink(found[klass][0], data_root / name)
     return found, data_root
 
@@ -177,8 +213,16 @@ def _data_overrides(data: Path, releases, tmp_path: Path) -> list[str]:
 
 
 def _smoke_run(args: list[str], tmp_path: Path, capsys) -> str:
-    code = main(["fit", *args, "--trainer.default_root_dir", str(tmp_path),
-                 "--trainer.enable_progress_bar", "false"])
+    code = main(
+        [
+            "fit",
+            *args,
+            "--trainer.default_root_dir",
+            str(tmp_path),
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out[-2000:]
     assert "dev-chosen threshold" in out and "ACER" in out
@@ -191,25 +235,39 @@ RUNS = [(data, METHODS[i % len(METHODS)]) for i, data in enumerate(DATA)]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("data", "method"), RUNS,
-                         ids=[f"{_name(d)}+{m.stem}" for d, m in RUNS])
-def test_every_data_and_method_file_runs_with_the_smoke_override(data, method, releases,
-                                                                 tmp_path, capsys):
+@pytest.mark.parametrize(("data", "method"), RUNS, ids=[f"{_name(d)}+{m.stem}" for d, m in RUNS])
+def test_every_data_and_method_file_runs_with_the_smoke_override(
+    data, method, releases, tmp_path, capsys
+):
     teacher = SMALL_TEACHER if method.stem in ("mtfas", "teacher_student") else []
-    args = [*benchmark_args(data, method.stem), "--config", str(SMOKE), *teacher,
-            *_data_overrides(data, releases, tmp_path)]
+    args = [
+        *benchmark_args(data, method.stem),
+        "--config",
+        str(SMOKE),
+        *teacher,
+        *_data_overrides(data, releases, tmp_path),
+    ]
     _smoke_run(args, tmp_path, capsys)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("demo", DEMOS, ids=lambda p: p.stem)
-def test_the_demos_run_with_the_smoke_override(demo, oulu_release, oulu_cache, tmp_path,
-                                               capsys):
+def test_the_demos_run_with_the_smoke_override(demo, oulu_release, oulu_cache, tmp_path, capsys):
     # The demo's synthetic release, made as small as the shared tiny OULU-NPU release
     # (which is then found complete at root and reused).
-    release = {"users_per_split": [OULU_RELEASE["users_per_split"]] * 3,
-               "video_frames": OULU_RELEASE["n_frames"], "video_size": OULU_RELEASE["size"],
-               "root": oulu_release, "cache_dir": oulu_cache, **OULU_CROPS}
-    args = ["--config", str(demo), "--config", str(SMOKE),
-            *[f"--data.init_args.{k}={v}" for k, v in release.items()]]
+    release = {
+        "users_per_split": [OULU_RELEASE["users_per_split"]] * 3,
+        "video_frames": OULU_RELEASE["n_frames"],
+        "video_size": OULU_RELEASE["size"],
+        "root": oulu_release,
+        "cache_dir": oulu_cache,
+        **OULU_CROPS,
+    }
+    args = [
+        "--config",
+        str(demo),
+        "--config",
+        str(SMOKE),
+        *[f"--data.init_args.{k}={v}" for k, v in release.items()],
+    ]
     _smoke_run(args, tmp_path, capsys)

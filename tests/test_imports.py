@@ -52,9 +52,12 @@ def _imports(module: str, path: Path) -> set[str]:
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
             # A lazy export table: {"Name": "mtfas.module", ...} (``mtfas.__getattr__``).
             targets.update(
-                v.value for v in node.value.values
-                if isinstance(v, ast.Constant) and isinstance(v.value, str)
-                and v.value.startswith("mtfas.") and v.value in MODULES
+                v.value
+                for v in node.value.values
+                if isinstance(v, ast.Constant)
+                and isinstance(v.value, str)
+                and v.value.startswith("mtfas.")
+                and v.value in MODULES
             )
     resolved = {_resolve(t) for t in targets if t == "mtfas" or t.startswith("mtfas.")}
     return {t for t in resolved if t and t != module}

@@ -17,7 +17,9 @@ TIMEOUT_PER_CELL = 300
 def execute(name: str, cwd: Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = NotebookClient(
-        notebook, timeout=TIMEOUT_PER_CELL, kernel_name="python3",
+        notebook,
+        timeout=TIMEOUT_PER_CELL,
+        kernel_name="python3",
         resources={"metadata": {"path": str(cwd)}},
     )
     client.execute()

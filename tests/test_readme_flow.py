@@ -38,15 +38,22 @@ def _run(command: str, cwd: Path) -> str:
     args = shlex.split(command)
     assert args[0] == "mtfas", command
     env = {**os.environ, "MTFAS_CACHE": str(cwd / "cache"), "COLUMNS": "120"}
-    result = subprocess.run([*MTFAS, *args[1:]], cwd=cwd, env=env, capture_output=True,
-                            text=True, check=False, timeout=900)
+    result = subprocess.run(
+        [*MTFAS, *args[1:]],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
     assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result.stdout + result.stderr
 
 
 def _test_table(output: str) -> str:
     start = output.index("TEST at")
-    return output[start:output.index("Scores and results", start)]
+    return output[start : output.index("Scores and results", start)]
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +95,9 @@ def test_the_readme_quotes_the_demo_figures_it_prints(flow):
     quickstart = README.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
     quoted = re.search(
         r"test ACER ([\d.]+) % at the dev threshold \(worst-species APCER ([\d.]+) %, "
-        r"BPCER ([\d.]+) %", quickstart)
+        r"BPCER ([\d.]+) %",
+        quickstart,
+    )
     assert quoted, "the Quickstart must quote the demo's ACER, APCER and BPCER"
     printed = {
         "acer": re.search(r"^ACER\s+([\d.]+)%", table, flags=re.M),

@@ -29,11 +29,18 @@ def _config(tmp_path: Path, name: str) -> Path:
         default_root_dir=str(run),
         enable_checkpointing=True,
         num_sanity_val_steps=0,
-        callbacks=[{
-            "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-            "init_args": {"dirpath": str(run / "ckpt"), "every_n_train_steps": 1,
-                          "save_last": True, "save_top_k": -1, "filename": "{step}"},
-        }],
+        callbacks=[
+            {
+                "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                "init_args": {
+                    "dirpath": str(run / "ckpt"),
+                    "every_n_train_steps": 1,
+                    "save_last": True,
+                    "save_top_k": -1,
+                    "filename": "{step}",
+                },
+            }
+        ],
     )
     # Augmentation on, so that the resumed run must also repeat the augmentation draws.
     config["data"]["init_args"].update(augment=True, batch_size=4)
@@ -46,7 +53,11 @@ def _fit(config: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "mtfas", "fit", "--config", str(config), *extra],
-        cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=config.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 

@@ -91,11 +91,17 @@ class MTFASCLI(LightningCLI):
         **kwargs: Further LightningCLI arguments (``trainer_defaults``, ...).
     """
 
-    def __init__(self, args: Sequence[str] | dict[str, Any] | Namespace | None = None,
-                 run: bool = True,
-                 **kwargs: Any) -> None:
-        self.argv = list(sys.argv[1:] if args is None else args) if not isinstance(
-            args, (dict, Namespace)) else []
+    def __init__(
+        self,
+        args: Sequence[str] | dict[str, Any] | Namespace | None = None,
+        run: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        self.argv = (
+            list(sys.argv[1:] if args is None else args)
+            if not isinstance(args, (dict, Namespace))
+            else []
+        )
         #: Exit status of the command (0 on success).
         self.exit_code = 0
         self._building: str | None = None
@@ -140,21 +146,27 @@ class MTFASCLI(LightningCLI):
         parser.add_lightning_class_args(self.trainer_class, "trainer")
         defaults = {f"trainer.{k}": v for k, v in self.trainer_defaults.items() if k != "callbacks"}
         parser.set_defaults(defaults)
-        parser.add_lightning_class_args(self._model_class, "model", subclass_mode=True,
-                                        required=False)
-        parser.add_lightning_class_args(self._datamodule_class, "data", subclass_mode=True,
-                                        required=False)
+        parser.add_lightning_class_args(
+            self._model_class, "model", subclass_mode=True, required=False
+        )
+        parser.add_lightning_class_args(
+            self._datamodule_class, "data", subclass_mode=True, required=False
+        )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:  # noqa: D102
         if self._building in ("fit", "validate", "test", *PIPELINE_COMMANDS):
             parser.add_argument(
-                "--allow_class", type=list[str] | None, default=None,
+                "--allow_class",
+                type=list[str] | None,
+                default=None,
                 help="Classes (pkg.module.Class) a --ckpt_path checkpoint may name besides "
                 "mtfas's systems, networks, data modules and torch's optimisers.",
             )
         if self._building in ("fit", *PIPELINE_COMMANDS):
             parser.add_argument(
-                "--test_after_fit", type=bool, default=True,
+                "--test_after_fit",
+                type=bool,
+                default=True,
                 help="After fit, run test (threshold chosen on dev, applied to test) and save "
                 "the tested model as last.ckpt.",
             )
@@ -251,23 +263,45 @@ class MTFASCLI(LightningCLI):
 
 def _add_folds_arguments(parser: LightningArgumentParser) -> None:
     group = parser.add_argument_group("folds", "Which folds to run and where the table goes.")
-    group.add_argument("--folds", type=int, nargs="+", default=None,
-                       help="Folds to run (default: every fold the data module declares).")
-    group.add_argument("--key", type=str, default=None,
-                       help="Data module argument selecting the fold (default: the data "
-                       "module's, e.g. fold or subprotocol).")
-    group.add_argument("--out", type=str, default=None,
-                       help="Output folder (default: runs/folds/<last config name>).")
+    group.add_argument(
+        "--folds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="Folds to run (default: every fold the data module declares).",
+    )
+    group.add_argument(
+        "--key",
+        type=str,
+        default=None,
+        help="Data module argument selecting the fold (default: the data "
+        "module's, e.g. fold or subprotocol).",
+    )
+    group.add_argument(
+        "--out",
+        type=str,
+        default=None,
+        help="Output folder (default: runs/folds/<last config name>).",
+    )
 
 
 def _add_compare_arguments(parser: LightningArgumentParser) -> None:
     group = parser.add_argument_group("compare", "Methods, seeds and where the table goes.")
-    group.add_argument("--methods", type=str, nargs="+", required=True,
-                       help="Model config files, one per method (e.g. configs/model/*.yaml), "
-                       "each applied after the other configs: same student, same data.")
+    group.add_argument(
+        "--methods",
+        type=str,
+        nargs="+",
+        required=True,
+        help="Model config files, one per method (e.g. configs/model/*.yaml), "
+        "each applied after the other configs: same student, same data.",
+    )
     group.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="Seeds.")
-    group.add_argument("--out", type=str, default=None,
-                       help="Output folder (default: runs/compare/<last config name>).")
+    group.add_argument(
+        "--out",
+        type=str,
+        default=None,
+        help="Output folder (default: runs/compare/<last config name>).",
+    )
 
 
 def _plain(value: Any) -> dict[str, Any]:
@@ -296,7 +330,7 @@ def fit_arguments(argv: Sequence[str], command: str) -> list[str]:
         command: The pipeline command (``folds`` or ``compare``).
     """
     argv = list(argv)
-    argv = argv[argv.index(command) + 1:] if command in argv else argv
+    argv = argv[argv.index(command) + 1 :] if command in argv else argv
     options = _PIPELINE_OPTIONS[command]
     kept: list[str] = []
     i = 0
@@ -334,12 +368,15 @@ class _FitRunner:
         file_loggers = {f"{c.__module__}.{c.__name__}" for c in (CSVLogger, TensorBoardLogger)}
         file_loggers |= {c.__name__ for c in (CSVLogger, TensorBoardLogger)}
         if self.logger_class in file_loggers:
-            args += ["--trainer.logger.init_args.save_dir", str(run_dir.parent),
-                     "--trainer.logger.init_args.name", run_dir.name]
+            args += [
+                "--trainer.logger.init_args.save_dir",
+                str(run_dir.parent),
+                "--trainer.logger.init_args.name",
+                run_dir.name,
+            ]
         cli = MTFASCLI(args=args)
         model = cli.model
         return JobResult(job, dict(model.test_reports), model.test_results_dir)
-
 
 
 def check_ckpt_path(ckpt_path: str | None) -> None:
@@ -378,7 +415,7 @@ def save_tested_checkpoint(trainer: Any) -> Path:
     folder = Path(dirpath) if dirpath else run_dir(trainer) / "checkpoints"
     path = folder / "last.ckpt"
     tmp = folder / ".last.ckpt.tmp"
-    trainer.save_checkpoint(tmp)
+    trainer.save_checkpoint(tmp, weights_only=False)  # full: weights, optimisers, loops
     if trainer.is_global_zero:
         os.replace(tmp, path)
         threshold = float(trainer.lightning_module.threshold)
@@ -404,8 +441,10 @@ def _unknown_command(argv: Sequence[str]) -> str | None:
         return None
     close = difflib.get_close_matches(argv[0], list(COMMANDS), n=1, cutoff=0.5)
     hint = f"did you mean '{close[0]}'? " if close else ""
-    return (f"unknown command '{argv[0]}'; {hint}`mtfas --help` lists every command: "
-            f"{', '.join(COMMANDS)}")
+    return (
+        f"unknown command '{argv[0]}'; {hint}`mtfas --help` lists every command: "
+        f"{', '.join(COMMANDS)}"
+    )
 
 
 @contextmanager

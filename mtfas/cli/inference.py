@@ -39,22 +39,41 @@ def add_predict_arguments(parser: Any) -> None:
         "= attack), decision at the dev threshold saved with the checkpoint.",
     )
     group.add_argument(
-        "--input", type=str, nargs="+", default=None,
+        "--input",
+        type=str,
+        nargs="+",
+        default=None,
         help="Image or video files, or folders of them (selects the checkpoint predictor).",
     )
-    group.add_argument("--out", type=str, default=None,
-                       help="Write the result to a .csv or .json file.")
-    group.add_argument("--no-detect", dest="detect", action="store_false",
-                       help="The inputs are face crops already: use the whole frame.")
-    group.add_argument("--box", nargs=4, type=float, default=None,
-                       metavar=("X1", "Y1", "X2", "Y2"),
-                       help="Face box in pixels, used for every frame instead of detection.")
-    group.add_argument("--max_frames", type=int, default=None,
-                       help="At most this many frames per video, evenly spread (default all).")
-    group.add_argument("--threshold", type=float, default=None,
-                       help="Override the checkpoint's dev threshold.")
-    group.add_argument("--input_size", type=int, default=None,
-                       help="Override the checkpoint's input size.")
+    group.add_argument(
+        "--out", type=str, default=None, help="Write the result to a .csv or .json file."
+    )
+    group.add_argument(
+        "--no-detect",
+        dest="detect",
+        action="store_false",
+        help="The inputs are face crops already: use the whole frame.",
+    )
+    group.add_argument(
+        "--box",
+        nargs=4,
+        type=float,
+        default=None,
+        metavar=("X1", "Y1", "X2", "Y2"),
+        help="Face box in pixels, used for every frame instead of detection.",
+    )
+    group.add_argument(
+        "--max_frames",
+        type=int,
+        default=None,
+        help="At most this many frames per video, evenly spread (default all).",
+    )
+    group.add_argument(
+        "--threshold", type=float, default=None, help="Override the checkpoint's dev threshold."
+    )
+    group.add_argument(
+        "--input_size", type=int, default=None, help="Override the checkpoint's input size."
+    )
     group.add_argument("--batch_size", type=int, default=32, help="Faces per forward pass.")
     group.add_argument("--device", type=str, default="cpu", help="Torch device (default cpu).")
     _add_allow_class(group)
@@ -63,7 +82,11 @@ def add_predict_arguments(parser: Any) -> None:
 def _add_allow_class(parser: Any) -> None:
     """``--allow_class``: student classes the user trusts besides mtfas's networks."""
     parser.add_argument(
-        "--allow_class", type=str, nargs="+", default=None, metavar="pkg.module.Class",
+        "--allow_class",
+        type=str,
+        nargs="+",
+        default=None,
+        metavar="pkg.module.Class",
         help="Student classes you trust besides mtfas's networks (DepthNet, CDCN, "
         "TeacherNet): a checkpoint naming another class is refused, since building a class "
         "named by a file can run its code.",
@@ -114,16 +137,26 @@ def add_export_arguments(parser: Any) -> None:
         "in training, outputs 'map' and 'score' (map mean, attack iff score >= threshold); "
         "dynamic batch axis; threshold and input size in the model metadata."
     )
-    parser.add_argument("--ckpt_path", type=str, required=True,
-                        help="Checkpoint (.ckpt) of an mtfas run.")
+    parser.add_argument(
+        "--ckpt_path", type=str, required=True, help="Checkpoint (.ckpt) of an mtfas run."
+    )
     parser.add_argument("--out", type=str, required=True, help="The .onnx file to write.")
-    parser.add_argument("--input_size", type=int, default=None,
-                        help="Override the checkpoint's input size.")
+    parser.add_argument(
+        "--input_size", type=int, default=None, help="Override the checkpoint's input size."
+    )
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset version.")
-    parser.add_argument("--no-check", dest="check", action="store_false",
-                        help="Do not compare ONNX Runtime with PyTorch.")
-    parser.add_argument("--atol", type=float, default=DEFAULT_ATOL,
-                        help=f"Tolerance of the check (default {DEFAULT_ATOL:g}).")
+    parser.add_argument(
+        "--no-check",
+        dest="check",
+        action="store_false",
+        help="Do not compare ONNX Runtime with PyTorch.",
+    )
+    parser.add_argument(
+        "--atol",
+        type=float,
+        default=DEFAULT_ATOL,
+        help=f"Tolerance of the check (default {DEFAULT_ATOL:g}).",
+    )
     _add_allow_class(parser)
 
 
@@ -144,5 +177,7 @@ def run_export(args: Any) -> int:
     if result.checked:
         print(f"ONNX Runtime matches PyTorch: max abs difference {result.max_abs_diff:.3g}")
     elif args.check:
-        print('Not checked against PyTorch: onnxruntime is not installed (pip install "mtfas[onnx]").')
+        print(
+            'Not checked against PyTorch: onnxruntime is not installed (pip install "mtfas[onnx]").'
+        )
     return 0

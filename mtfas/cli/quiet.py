@@ -11,7 +11,8 @@ warning. Each entry names what it silences and why it is harmless:
   (``add_instantiator``, ``instantiate_classes``, ``skip_none``): Lightning's code;
 * Lightning's info lines that describe the machine rather than the run ("GPU available:
   False, used: False", "TPU available ...", "HPU available ...", "Seed set to 0": the seed
-  is in the saved config) and its "Tip: ... litlogger / litmodels" adverts.
+  is in the saved config; "`Trainer.fit` stopped: `max_epochs=5` reached", the end the
+  config asked for) and its "Tip: ... litlogger / litmodels" adverts.
 """
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ _INFO_LOGGERS = (
     "lightning.fabric.utilities.rank_zero",
     "lightning.fabric.utilities.seed",
 )
-_INFO_PREFIXES = ("GPU available:", "TPU available:", "HPU available:", "Seed set to",
-                  "\N{ELECTRIC LIGHT BULB} Tip: For seamless cloud")
+_INFO_PREFIXES = (
+    "GPU available:",
+    "TPU available:",
+    "HPU available:",
+    "Seed set to",
+    "\N{ELECTRIC LIGHT BULB} Tip: For seamless cloud",
+)
 
 
 class _DropMachineNotes(logging.Filter):
@@ -46,8 +52,9 @@ def quiet_third_party() -> Iterator[None]:
     loggers = [logging.getLogger(name) for name in _INFO_LOGGERS]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_LEAFSPEC, category=FutureWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning,
-                                module=r"lightning\.pytorch\.cli")
+        warnings.filterwarnings(
+            "ignore", category=DeprecationWarning, module=r"lightning\.pytorch\.cli"
+        )
         for logger in loggers:
             logger.addFilter(advert)
         try:

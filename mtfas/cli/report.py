@@ -15,18 +15,18 @@ def add_arguments(parser: Any) -> None:
         "mean +- std; writes report.csv and report.md. Runs of different methods or data "
         "are refused unless --mixed."
     )
-    parser.add_argument("runs", type=str, nargs="+",
-                        help="Run folders, or folders holding runs.")
+    parser.add_argument("runs", type=str, nargs="+", help="Run folders, or folders holding runs.")
     parser.add_argument(
-        "--report", default="test", choices=["test", "dev", "test_idealised"],
+        "--report",
+        default="test",
+        choices=["test", "dev", "test_idealised"],
         help="test: at the dev-chosen threshold (default); dev; test_idealised.",
     )
-    parser.add_argument("--out", type=str, default=".",
-                        help="Folder for report.csv and report.md.")
-    parser.add_argument("--title", type=str, default="Runs",
-                        help="Heading of the markdown table.")
-    parser.add_argument("--mixed", action="store_true",
-                        help="Average runs of different methods or data too.")
+    parser.add_argument("--out", type=str, default=".", help="Folder for report.csv and report.md.")
+    parser.add_argument("--title", type=str, default="Runs", help="Heading of the markdown table.")
+    parser.add_argument(
+        "--mixed", action="store_true", help="Average runs of different methods or data too."
+    )
 
 
 def run(args: Any) -> int:
@@ -35,6 +35,10 @@ def run(args: Any) -> int:
     from mtfas.reporting.tables import write_tables
 
     summary = summarise_runs(collect_runs(args.runs, args.report, mixed=args.mixed))
-    write_tables(Path(args.out), Path(REPORT_CSV).stem, summary,
-                 runs_markdown(summary, args.title, args.report))
+    write_tables(
+        Path(args.out),
+        Path(REPORT_CSV).stem,
+        summary,
+        runs_markdown(summary, args.title, args.report),
+    )
     return 0

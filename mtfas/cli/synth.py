@@ -23,20 +23,45 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--out", required=True, help="Output directory.")
     parser.add_argument("--layout", default="grid", choices=["grid", *LAYOUTS])
     parser.add_argument("--seed", type=int, default=0, help="Seed of the generator.")
-    parser.add_argument("--size", type=int, default=None,
-                        help="Side of each rendered image (grid: 128; layouts: their default).")
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="Side of each rendered image (grid: 128; layouts: their default).",
+    )
     parser.add_argument("--n_subjects", type=int, default=4, help="grid: rows of the grid.")
-    parser.add_argument("--frames", type=int, default=None,
-                        help="Frames per video (layouts other than grid).")
-    parser.add_argument("--phones", type=int, nargs="+", default=None,
-                        help="oulu-npu: phones 1-6 to include (default all).")
-    parser.add_argument("--sessions", type=int, nargs="+", default=None,
-                        help="oulu-npu: sessions 1-3 to include (default all).")
-    parser.add_argument("--users", type=int, nargs="+", default=None,
-                        help="oulu-npu: first N users of every split, or N_TRAIN N_DEV N_TEST.")
-    parser.add_argument("--subjects", type=int, nargs="+", default=None,
-                        help="siw, replay-attack, casia-fasd, msu-mfsd: first N subjects "
-                        "(clients) of every split, or one count per split.")
+    parser.add_argument(
+        "--frames", type=int, default=None, help="Frames per video (layouts other than grid)."
+    )
+    parser.add_argument(
+        "--phones",
+        type=int,
+        nargs="+",
+        default=None,
+        help="oulu-npu: phones 1-6 to include (default all).",
+    )
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        nargs="+",
+        default=None,
+        help="oulu-npu: sessions 1-3 to include (default all).",
+    )
+    parser.add_argument(
+        "--users",
+        type=int,
+        nargs="+",
+        default=None,
+        help="oulu-npu: first N users of every split, or N_TRAIN N_DEV N_TEST.",
+    )
+    parser.add_argument(
+        "--subjects",
+        type=int,
+        nargs="+",
+        default=None,
+        help="siw, replay-attack, casia-fasd, msu-mfsd: first N subjects "
+        "(clients) of every split, or one count per split.",
+    )
     parser.add_argument("--workers", type=int, default=0, help="Rendering processes.")
 
 

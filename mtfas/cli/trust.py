@@ -54,8 +54,6 @@ def hparams_classes(allowed_classes: Iterable[ClassLike] = ()) -> AllowList:
     return AllowList(found, allowed_classes, what="mtfas or torch.optim", summary=summary)
 
 
-
-
 def check_checkpoint_hparams(
     path: str | Path, allowed_classes: Iterable[ClassLike] = ()
 ) -> dict[str, Any]:

@@ -243,21 +243,35 @@ class FASDataModule(LightningDataModule, abc.ABC):
         eval_tf = eval_transform(self.image_size)
         self.datasets = {
             "train": FrameDataset(
-                tables["train"], store, self.pai_names, train_tf, self.max_frames_per_video,
+                tables["train"],
+                store,
+                self.pai_names,
+                train_tf,
+                self.max_frames_per_video,
                 uint8=self.uint8_batches,
             ),
             "dev": FrameDataset(
-                tables["dev"], store, self.pai_names, eval_tf,
+                tables["dev"],
+                store,
+                self.pai_names,
+                eval_tf,
                 uint8=self.uint8_batches,
             ),
             "test": FrameDataset(
-                tables["test"], store, self.pai_names, eval_tf,
+                tables["test"],
+                store,
+                self.pai_names,
+                eval_tf,
                 uint8=self.uint8_batches,
             ),
         }
         if len(tables["meta_val"]):
             self.datasets["meta_val"] = FrameDataset(
-                tables["meta_val"], store, self.pai_names, train_tf, self.max_frames_per_video,
+                tables["meta_val"],
+                store,
+                self.pai_names,
+                train_tf,
+                self.max_frames_per_video,
                 uint8=self.uint8_batches,
             )
         for split, dataset in self.datasets.items():

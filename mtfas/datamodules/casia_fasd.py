@@ -170,16 +170,18 @@ class CASIAFASDDataModule(ScannedReleaseDataModule):
                         unknown.append(f"{folder}/{entry.name}/{file.name}")
                         continue
                     found.add(parsed.name)
-                    rows.append({
-                        "video": f"{folder}/{entry.name}/{parsed.name}",
-                        "label": "live" if parsed.pai == "live" else "attack",
-                        "pai": parsed.pai,
-                        "subject": subject_id(split, int(entry.name)),
-                        "quality": parsed.quality,
-                        "file": parsed.name,
-                        "release_subject": int(entry.name),
-                        "release": split,
-                    })
+                    rows.append(
+                        {
+                            "video": f"{folder}/{entry.name}/{parsed.name}",
+                            "label": "live" if parsed.pai == "live" else "attack",
+                            "pai": parsed.pai,
+                            "subject": subject_id(split, int(entry.name)),
+                            "quality": parsed.quality,
+                            "file": parsed.name,
+                            "release_subject": int(entry.name),
+                            "release": split,
+                        }
+                    )
                 if len(found) != len(FILE_NAMES):
                     missing = [n for n in FILE_NAMES if n not in found]
                     incomplete.append(f"{folder}/{entry.name} (lacks {', '.join(missing)})")

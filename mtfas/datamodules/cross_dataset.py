@@ -139,8 +139,10 @@ class CrossDatasetDataModule(FASDataModule):
             raise ConfigError("a cross-dataset protocol needs at least one source data module")
         if any(target is s for s in sources):
             raise ConfigError("the target data module is also a source; use distinct modules")
-        for name, splits in (("source_train_splits", source_train_splits),
-                             ("target_test_splits", target_test_splits)):
+        for name, splits in (
+            ("source_train_splits", source_train_splits),
+            ("target_test_splits", target_test_splits),
+        ):
             if not splits or not set(splits) <= set(SPLITS):
                 raise ConfigError(
                     f"{name} must be a non-empty list of {list(SPLITS)}, got {list(splits)}"
@@ -180,11 +182,14 @@ class CrossDatasetDataModule(FASDataModule):
         self.target_test_splits = list(target_test_splits)
         self.domains = domains
         self.members = dict(zip(domains, members, strict=True))
-        self.pai_names = ("live", *[
-            f"{domain}{SEPARATOR}{name}"
-            for domain, member in self.members.items()
-            for name in member.pai_names[1:]
-        ])
+        self.pai_names = (
+            "live",
+            *[
+                f"{domain}{SEPARATOR}{name}"
+                for domain, member in self.members.items()
+                for name in member.pai_names[1:]
+            ],
+        )
 
     @property
     def source_domains(self) -> list[str]:
@@ -242,8 +247,10 @@ class CrossDatasetDataModule(FASDataModule):
                 two training subjects.
         """
         kept, meta = [], []
-        counts = {d: int(train.loc[train["domain"] == d, "subject"].nunique())
-                  for d in self.source_domains}
+        counts = {
+            d: int(train.loc[train["domain"] == d, "subject"].nunique())
+            for d in self.source_domains
+        }
         if self.meta_val_fraction > 0 and max(counts.values(), default=0) < 2:
             raise ConfigError(
                 "cannot carve a meta-validation slice: every source domain has fewer than 2 "

@@ -62,8 +62,9 @@ class FaceBoxOption:
         detector_fallback: With a folder: ask dlib about the frames the files miss.
     """
 
-    def __init__(self, face_boxes: str | Path | None = None,
-                 detector_fallback: bool = True) -> None:
+    def __init__(
+        self, face_boxes: str | Path | None = None, detector_fallback: bool = True
+    ) -> None:
         self.folder = None if face_boxes is None else Path(face_boxes).expanduser()
         self.detector_fallback = bool(detector_fallback)
         self._sources: dict[Path, BoxSource] = {}

@@ -158,8 +158,7 @@ class MSUMFSDDataModule(ScannedReleaseDataModule):
                 "the root's train_sub_list.txt / test_sub_list.txt (or the official lists)"
             )
         self._given_split = (
-            None if train_subjects is None
-            else check_split(train_subjects, test_subjects or ())
+            None if train_subjects is None else check_split(train_subjects, test_subjects or ())
         )
         draw_dev_subjects([1, 2], dev_fraction, dev_seed)  # validates the fraction now
         self.dev_fraction = float(dev_fraction)
@@ -253,15 +252,19 @@ class MSUMFSDDataModule(ScannedReleaseDataModule):
                     f"{present[0]} exists but {absent} does not; restore both split lists "
                     "from the release, or pass train_subjects and test_subjects"
                 )
-        return (list(OFFICIAL_SPLIT["train"]), list(OFFICIAL_SPLIT["test"]),
-                "the official lists built into mtfas")
+        return (
+            list(OFFICIAL_SPLIT["train"]),
+            list(OFFICIAL_SPLIT["test"]),
+            "the official lists built into mtfas",
+        )
 
     def dev_subjects(self) -> list[int]:
         """The training clients carved out as the dev split (among those on disk)."""
         train, _, _ = self.subject_split()
         on_disk = set(self.release_table()["subject"])
-        return draw_dev_subjects([c for c in train if c in on_disk] or train,
-                                 self.dev_fraction, self.dev_seed)
+        return draw_dev_subjects(
+            [c for c in train if c in on_disk] or train, self.dev_fraction, self.dev_seed
+        )
 
     # ------------------------------------------------------------ tables
     def video_table(self, split: Split) -> pd.DataFrame:
@@ -299,17 +302,23 @@ class MSUMFSDDataModule(ScannedReleaseDataModule):
                     name = MSUName.parse(file.stem)
                 except ProtocolError:
                     name = None
-                if (name is None or name.folder != folder or not file.is_file()
-                        or file.suffix not in self.video_extensions):
+                if (
+                    name is None
+                    or name.folder != folder
+                    or not file.is_file()
+                    or file.suffix not in self.video_extensions
+                ):
                     unknown.append(f"{prefix}{folder}/{file.name}")
                     continue
-                rows.append({
-                    "video": f"{prefix}{folder}/{name}",
-                    "label": "live" if name.pai == "live" else "attack",
-                    "pai": name.pai,
-                    "subject": name.client,
-                    "device": name.device,
-                })
+                rows.append(
+                    {
+                        "video": f"{prefix}{folder}/{name}",
+                        "label": "live" if name.pai == "live" else "attack",
+                        "pai": name.pai,
+                        "subject": name.client,
+                        "device": name.device,
+                    }
+                )
         if unknown:
             warnings.warn(
                 f"{self.title}: ignoring {len(unknown)} file(s) under {self.root} that are "
@@ -329,18 +338,21 @@ class MSUMFSDDataModule(ScannedReleaseDataModule):
         unlisted = sorted(set(counts.index) - listed)
         absent = sorted(listed - set(counts.index))
         expected = len(DEVICES) * len(self.pai_names)
-        odd = [f"client {c} ({n} videos)" for c, n in counts.items()
-               if c in listed and n != expected]
+        odd = [
+            f"client {c} ({n} videos)" for c, n in counts.items() if c in listed and n != expected
+        ]
         problems = []
         if unlisted:
-            problems.append(f"{len(unlisted)} client(s) on disk are in neither list and are "
-                            f"left out: {listing(unlisted)}")
+            problems.append(
+                f"{len(unlisted)} client(s) on disk are in neither list and are "
+                f"left out: {listing(unlisted)}"
+            )
         if absent:
-            problems.append(f"{len(absent)} listed client(s) have no video: "
-                            f"{listing(absent)}")
+            problems.append(f"{len(absent)} listed client(s) have no video: {listing(absent)}")
         if odd:
-            problems.append(f"{len(odd)} client(s) do not have the release's {expected} "
-                            f"videos: {listing(odd)}")
+            problems.append(
+                f"{len(odd)} client(s) do not have the release's {expected} videos: {listing(odd)}"
+            )
         if problems:
             warnings.warn(
                 f"{self.title} (split from {source}): " + "; ".join(problems) + ". Using the "

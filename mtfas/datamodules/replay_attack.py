@@ -100,8 +100,7 @@ class ReplayAttackDataModule(VideoDataModule):
         self.zero_box = zero_box
         self.frame_base = int(frame_base)
         self._custom_locations = face_locations is not None
-        self._face_locations = (None if face_locations is None
-                                else Path(face_locations).expanduser())
+        self._face_locations = None if face_locations is None else Path(face_locations).expanduser()
         self._boxes: dict[tuple[Path, Path], BoxSource] = {}
         super().__init__(root, **kwargs)
         self._split_tables: dict[str, pd.DataFrame] = {}
@@ -133,8 +132,11 @@ class ReplayAttackDataModule(VideoDataModule):
                 annotation_path=Mirrored(self.root, self.face_locations, ".face"),
                 frame_base=self.frame_base,
             )
-            self._boxes[key] = (Fallback(annotations, DlibDetector())
-                                if self.zero_box == "detector" else annotations)
+            self._boxes[key] = (
+                Fallback(annotations, DlibDetector())
+                if self.zero_box == "detector"
+                else annotations
+            )
         return self._boxes[key]
 
     def check_root(self) -> None:
@@ -179,8 +181,10 @@ class ReplayAttackDataModule(VideoDataModule):
     def _list(self, folder: str) -> pd.DataFrame:
         base = self.root / folder
         files = sorted(
-            p for p in base.rglob("*")
-            if p.suffix.lower() in self.video_extensions and not p.name.startswith(".")
+            p
+            for p in base.rglob("*")
+            if p.suffix.lower() in self.video_extensions
+            and not p.name.startswith(".")
             and p.is_file()
         )
         rows = []
@@ -210,11 +214,18 @@ class ReplayAttackDataModule(VideoDataModule):
             else:
                 misplaced.append(relative)
                 continue
-            rows.append({
-                "video": relative, "label": "live" if name.is_live else "attack",
-                "pai": name.pai, "subject": name.client, "support": support,
-                "medium": name.medium, "lighting": name.lighting, "session": name.session,
-            })
+            rows.append(
+                {
+                    "video": relative,
+                    "label": "live" if name.is_live else "attack",
+                    "pai": name.pai,
+                    "subject": name.client,
+                    "support": support,
+                    "medium": name.medium,
+                    "lighting": name.lighting,
+                    "session": name.session,
+                }
+            )
         if misplaced:
             warnings.warn(
                 f"{base}: {len(misplaced)} video(s) are not where the release puts them "

@@ -214,8 +214,12 @@ class SiWDataModule(VideoDataModule):
             if split != "test":
                 is_dev = table["subject"].isin(self.dev_subjects())
                 table = table[is_dev if split == "dev" else ~is_dev]
-            names = [SiWName(*row) for row in table[
-                ["subject", "sensor", "type", "medium", "session"]].itertuples(index=False)]
+            names = [
+                SiWName(*row)
+                for row in table[["subject", "sensor", "type", "medium", "session"]].itertuples(
+                    index=False
+                )
+            ]
             keep = [in_protocol(self.protocol, self.subprotocol, split, n) for n in names]
             self._split_tables[split] = table[keep].reset_index(drop=True)
         return self._split_tables[split].copy()
@@ -238,20 +242,28 @@ class SiWDataModule(VideoDataModule):
         skipped = {k: len(v) for k, v in self.skipped_files.items() if v}
         if skipped:
             counts = ", ".join(f"{n} {reason}" for reason, n in skipped.items())
-            print(f"{self.title}: left out of the listing: {counts} video file(s) (see the "
-                  "warnings)")
+            print(
+                f"{self.title}: left out of the listing: {counts} video file(s) (see the warnings)"
+            )
 
     def _list(self, folder: str) -> pd.DataFrame:
         base = self.root / folder
         files = sorted(
-            p for p in base.rglob("*")
-            if p.suffix.lower() in self.video_extensions and not p.name.startswith(".")
+            p
+            for p in base.rglob("*")
+            if p.suffix.lower() in self.video_extensions
+            and not p.name.startswith(".")
             and p.is_file()
         )
         rows: list[dict[str, object]] = []
         seen: set[str] = set()
-        problems: dict[str, list[str]] = {"folder": [], "subject": [], "medium": [],
-                                          "duplicate": [], "malformed": []}
+        problems: dict[str, list[str]] = {
+            "folder": [],
+            "subject": [],
+            "medium": [],
+            "duplicate": [],
+            "malformed": [],
+        }
         for path in files:
             relative = path.relative_to(self.root).with_suffix("").as_posix()
             try:
@@ -269,11 +281,18 @@ class SiWDataModule(VideoDataModule):
                 problems["folder"].append(relative)
             if len(parts) == 3 and not (parts[1].isdigit() and int(parts[1]) == name.subject):
                 problems["subject"].append(relative)
-            rows.append({
-                "video": relative, "label": name.label, "pai": name.pai,
-                "subject": name.subject, "sensor": name.sensor, "type": name.type,
-                "medium": name.medium, "session": name.session,
-            })
+            rows.append(
+                {
+                    "video": relative,
+                    "label": name.label,
+                    "pai": name.pai,
+                    "subject": name.subject,
+                    "sensor": name.sensor,
+                    "type": name.type,
+                    "medium": name.medium,
+                    "session": name.session,
+                }
+            )
         self._warn(folder, problems)
         for key in ("malformed", "medium", "duplicate"):
             self.skipped_files.setdefault(key, []).extend(problems[key])
@@ -291,15 +310,14 @@ class SiWDataModule(VideoDataModule):
     def _warn(self, folder: str, problems: dict[str, list[str]]) -> None:
         messages = {
             "folder": "lie in a live/spoof folder that contradicts the TypeID of their name "
-                      "(1 live, 2-3 spoof); using the TypeID",
-            "subject": "lie in a subject folder other than their name's subject; using the "
-                       "name",
+            "(1 live, 2-3 spoof); using the TypeID",
+            "subject": "lie in a subject folder other than their name's subject; using the name",
             "medium": "are attacks with a MediumID this module does not know (print 1-2, "
-                      "replay 1-4); excluded",
+            "replay 1-4); excluded",
             "duplicate": "exist with several extensions; using the first of "
-                         f"{list(self.video_extensions)}",
+            f"{list(self.video_extensions)}",
             "malformed": "have a name that is not <subject>-<sensor>-<type>-<medium>-"
-                         "<session> (optionally + '.m' or '_<suffix>'); excluded",
+            "<session> (optionally + '.m' or '_<suffix>'); excluded",
         }
         for key, videos in problems.items():
             if videos:
@@ -317,8 +335,12 @@ def _check_dev_subjects(value: object) -> list[int] | Literal["idiap"] | None:
         return None
     if value == "idiap":
         return "idiap"
-    if isinstance(value, str) or not isinstance(value, Sequence) or not value or any(
-            isinstance(v, bool) or not isinstance(v, int) for v in value):
+    if (
+        isinstance(value, str)
+        or not isinstance(value, Sequence)
+        or not value
+        or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
+    ):
         raise ConfigError(
             "dev_subjects must be None (draw them), 'idiap' (bob.db.siw's 10 dev subjects) "
             f"or a non-empty list of Train subject ids, got {value!r}"

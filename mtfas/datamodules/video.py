@@ -349,8 +349,13 @@ class VideoDataModule(FASDataModule, abc.ABC):
         videos = self.all_videos()
         self.check_videos_exist(videos, f"the {self.title} video tables")
         return [
-            VideoJob(v, self.video_file(v), self.box_source(v), self.frame_limit(v),
-                     self.video_rotation(v))
+            VideoJob(
+                v,
+                self.video_file(v),
+                self.box_source(v),
+                self.frame_limit(v),
+                self.video_rotation(v),
+            )
             for v in videos["video"]
         ]
 

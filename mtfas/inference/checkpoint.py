@@ -426,8 +426,11 @@ def student_classes(allowed_classes: Iterable[ClassLike] = ()) -> AllowList:
     """
     import mtfas.models
 
-    mtfas_models = {k: v for k, v in _exported([mtfas.models], nn.Module).items()
-                    if v.__module__.startswith("mtfas.")}
+    mtfas_models = {
+        k: v
+        for k, v in _exported([mtfas.models], nn.Module).items()
+        if v.__module__.startswith("mtfas.")
+    }
     return AllowList(mtfas_models, allowed_classes, what="mtfas model")
 
 

@@ -231,9 +231,7 @@ class Predictor:
         if box is not None:
             fixed = Box(*map(float, box))  # type: ignore[arg-type]  # the four coordinates
             if not fixed.is_valid:
-                raise ConfigError(
-                    f"box must be x1 y1 x2 y2 with x2 > x1 and y2 > y1, got {fixed}."
-                )
+                raise ConfigError(f"box must be x1 y1 x2 y2 with x2 > x1 and y2 > y1, got {fixed}.")
         if max_frames is not None and max_frames < 1:
             raise ConfigError(f"max_frames must be >= 1, got {max_frames}.")
         if threshold is not None and not math.isfinite(threshold):

@@ -170,8 +170,7 @@ def check_input_size(x: Tensor) -> None:
     """
     if x.dim() != 4 or x.shape[1] != 3:
         raise ShapeError(
-            f"Expected a batch of RGB images (B, 3, H, W), got a tensor of shape "
-            f"{tuple(x.shape)}."
+            f"Expected a batch of RGB images (B, 3, H, W), got a tensor of shape {tuple(x.shape)}."
         )
     h, w = x.shape[-2:]
     if h % MAP_STRIDE or w % MAP_STRIDE or h < MAP_STRIDE or w < MAP_STRIDE:

@@ -75,14 +75,16 @@ def compare_table(results: Sequence[JobResult], out_dir: str | Path) -> pd.DataF
                 run = str(Path(result.run_dir).resolve().relative_to(Path(out_dir).resolve()))
             except ValueError:
                 run = str(result.run_dir)
-        rows.append({
-            **result.job.labels,
-            "apcer": test.apcer,
-            "bpcer": test.bpcer,
-            "acer": test.acer,
-            "worst_species": test.worst_species,
-            "run": run,
-        })
+        rows.append(
+            {
+                **result.job.labels,
+                "apcer": test.apcer,
+                "bpcer": test.bpcer,
+                "acer": test.acer,
+                "worst_species": test.worst_species,
+                "run": run,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -90,8 +92,11 @@ def compare_markdown(runs: pd.DataFrame, title: str) -> str:
     """Per method: runs and mean ± std over seeds of each rate, in percent; then the runs."""
     summary = summarise(runs, RATES, by="method")
     rows = [
-        [row["method"], row["runs"],
-         *(spread(row[f"{r}_mean"], row[f"{r}_std"], row[f"{r}_n"]) for r in RATES)]
+        [
+            row["method"],
+            row["runs"],
+            *(spread(row[f"{r}_mean"], row[f"{r}_std"], row[f"{r}_n"]) for r in RATES),
+        ]
         for _, row in summary.iterrows()
     ]
     header = ["method", "runs", "APCER (worst) %", "BPCER %", "ACER %"]

@@ -65,9 +65,7 @@ def fold_jobs(key: str, folds: Sequence[int]) -> list[Job]:
     folds = [int(k) for k in folds]
     if not folds or len(set(folds)) != len(folds):
         raise ConfigError(f"folds must be distinct fold numbers, got {folds}")
-    return [
-        Job(f"{key}_{k}", (f"--data.init_args.{key}", str(k)), {key: k}) for k in folds
-    ]
+    return [Job(f"{key}_{k}", (f"--data.init_args.{key}", str(k)), {key: k}) for k in folds]
 
 
 def fold_table(results: Sequence[JobResult], out_dir: str | Path) -> pd.DataFrame:
@@ -75,15 +73,17 @@ def fold_table(results: Sequence[JobResult], out_dir: str | Path) -> pd.DataFram
     rows = []
     for result in results:
         test = result.test_report()
-        rows.append({
-            "fold": str(next(iter(result.job.labels.values()))),
-            "apcer": test.apcer,
-            "worst_species": test.worst_species,
-            "bpcer": test.bpcer,
-            "acer": test.acer,
-            "threshold": test.threshold,
-            "run": _relative(result.run_dir, out_dir),
-        })
+        rows.append(
+            {
+                "fold": str(next(iter(result.job.labels.values()))),
+                "apcer": test.apcer,
+                "worst_species": test.worst_species,
+                "bpcer": test.bpcer,
+                "acer": test.acer,
+                "threshold": test.threshold,
+                "run": _relative(result.run_dir, out_dir),
+            }
+        )
     table = pd.DataFrame(rows)
     summary = summarise(table, RATE_COLUMNS).iloc[0]
     mean = {"fold": "mean", **{c: summary[f"{c}_mean"] for c in RATE_COLUMNS}}

@@ -563,8 +563,11 @@ def stale_reason(
     except FileNotFoundError:
         return f"crop file {path} missing", None
     if stat.st_size != crops["size"]:
-        return f"crop file {path} truncated or resized ({stat.st_size} bytes, " \
-            f"{crops['size']} expected)", None
+        return (
+            f"crop file {path} truncated or resized ({stat.st_size} bytes, "
+            f"{crops['size']} expected)",
+            None,
+        )
     if full or stat.st_mtime_ns != crops["mtime_ns"]:
         if file_crc32(path) != crops["crc32"]:
             return f"crop file {path} damaged (checksum mismatch)", None

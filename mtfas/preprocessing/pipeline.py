@@ -277,7 +277,7 @@ def _refuse_inside_worker_bootstrap() -> None:
         raise ConfigError(
             f"preprocess() was called while a worker process was importing {main}: "
             "worker processes import the main script, so the code that starts "
-            "preprocessing (or training) must be under `if __name__ == \"__main__\":`; "
+            'preprocessing (or training) must be under `if __name__ == "__main__":`; '
             "or use 0 workers"
         )
 
@@ -370,7 +370,7 @@ def _run_parallel(
                         f"({job.path}) was being processed: it was killed (out of memory?) "
                         "or failed while starting (its error is printed above; a script "
                         "that starts preprocessing or training at module level must do so "
-                        "under `if __name__ == \"__main__\":`). Run again (finished videos "
+                        'under `if __name__ == "__main__":`). Run again (finished videos '
                         "are kept), with preprocess workers 0 to see the error in this "
                         "process"
                     ) from exc
@@ -424,5 +424,3 @@ def _finish(
     counts.videos_failed = len(ordered_failures)
     job_index, job_skipped = merge_parts(job_parts)
     return PreprocessResult(cache_dir, settings, job_index, job_skipped, counts)
-
-

@@ -84,11 +84,13 @@ class VideoJob:
         check_video_id(self.video)
         object.__setattr__(self, "path", Path(self.path))
         limit = self.max_frames
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                                  or limit < 1):
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
             raise ConfigError(f"max_frames must be None or an integer >= 1, got {limit!r}")
-        if self.rotation is not None and (isinstance(self.rotation, bool)
-                                          or self.rotation not in (0, 90, 180, 270)):
+        if self.rotation is not None and (
+            isinstance(self.rotation, bool) or self.rotation not in (0, 90, 180, 270)
+        ):
             raise ConfigError(
                 f"rotation must be None or one of 0, 90, 180, 270, got {self.rotation!r}"
             )

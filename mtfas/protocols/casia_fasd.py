@@ -61,7 +61,18 @@ OFFICIAL_SUBJECTS: dict[str, range] = {"train": range(1, 21), "test": range(1, 3
 TEST_SUBJECT_OFFSET = 20
 #: The twelve file names (without ``.avi``) of a subject folder, in release order.
 FILE_NAMES: tuple[str, ...] = (
-    "1", "2", "3", "4", "5", "6", "7", "8", "HR_1", "HR_2", "HR_3", "HR_4",
+    "1",
+    "2",
+    "3",
+    "4",
+    "5",
+    "6",
+    "7",
+    "8",
+    "HR_1",
+    "HR_2",
+    "HR_3",
+    "HR_4",
 )
 VIDEO_EXTENSION = ".avi"
 #: Name of the face-location tree shipped by ``bob.db.casia_fasd`` (mirrors the release).
@@ -109,8 +120,9 @@ def subject_id(split: str, folder_number: int) -> int:
     return int(folder_number) + (TEST_SUBJECT_OFFSET if split == "test" else 0)
 
 
-def check_choice(name: str, values: Sequence[str] | str | None,
-                 allowed: Sequence[str]) -> tuple[str, ...] | None:
+def check_choice(
+    name: str, values: Sequence[str] | str | None, allowed: Sequence[str]
+) -> tuple[str, ...] | None:
     """Validate a filter (a name or a list of names of ``allowed``); None keeps all.
 
     Raises:
@@ -122,8 +134,7 @@ def check_choice(name: str, values: Sequence[str] | str | None,
     unknown = [v for v in chosen if v not in allowed]
     if not chosen or unknown:
         raise ConfigError(
-            f"{name} must be a non-empty list of {list(allowed)} (or None for all), "
-            f"got {values!r}"
+            f"{name} must be a non-empty list of {list(allowed)} (or None for all), got {values!r}"
         )
     return tuple(dict.fromkeys(chosen))
 

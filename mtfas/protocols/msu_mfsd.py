@@ -170,14 +170,12 @@ def check_split(train: Iterable[int], test: Iterable[int]) -> tuple[list[int], l
     test_ids = sorted({int(c) for c in test})
     if not train_ids or not test_ids:
         raise ProtocolError(
-            f"MSU-MFSD needs training and test clients, got train={train_ids}, "
-            f"test={test_ids}"
+            f"MSU-MFSD needs training and test clients, got train={train_ids}, test={test_ids}"
         )
     both = sorted(set(train_ids) & set(test_ids))
     if both:
         raise ProtocolError(
-            f"clients {both} are both in the training and the test list; the lists must "
-            "be disjoint"
+            f"clients {both} are both in the training and the test list; the lists must be disjoint"
         )
     return train_ids, test_ids
 

@@ -104,8 +104,7 @@ class OULUName:
         match = _NAME.match(name)
         if match is None:
             raise ProtocolError(
-                f"{name!r} is not an OULU-NPU video name Phone_Session_User_File such as "
-                "'1_1_01_1'"
+                f"{name!r} is not an OULU-NPU video name Phone_Session_User_File such as '1_1_01_1'"
             )
         phone, session, user, file = (int(g) for g in match.groups())
         if file not in FILES:
@@ -193,8 +192,7 @@ def read_protocol_file(path: Path) -> list[tuple[int, str, int]]:
         match = _LINE.match(line)
         if match is None:
             raise ProtocolError(
-                f"{path}, line {number}: expected 'label,video' such as '+1,1_1_01_1', "
-                f"got {line!r}"
+                f"{path}, line {number}: expected 'label,video' such as '+1,1_1_01_1', got {line!r}"
             )
         rows.append((int(match.group(1)), match.group(2), number))
     return rows
@@ -266,8 +264,9 @@ def oulu_npu_protocols(
         for fold in folds:
             for split in SPLIT_ORDER:
                 chosen = [
-                    name for s, name in videos if s == split
-                    and in_protocol(protocol, fold, split, name)
+                    name
+                    for s, name in videos
+                    if s == split and in_protocol(protocol, fold, split, name)
                 ]
                 chosen.sort(key=lambda n: (n.phone, n.session, n.user, n.file))
                 path = protocol_file(protocol, fold, split).as_posix()

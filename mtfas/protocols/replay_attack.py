@@ -67,9 +67,7 @@ OFFICIAL_CLIENTS: dict[str, range] = {
 }
 TAKES: tuple[int, ...] = (1, 2)
 
-_LIVE = re.compile(
-    r"^client(\d+)_session(\d+)_webcam_authenticate_(controlled|adverse)_(\d+)$"
-)
+_LIVE = re.compile(r"^client(\d+)_session(\d+)_webcam_authenticate_(controlled|adverse)_(\d+)$")
 _ATTACK = re.compile(
     r"^attack_(print|mobile|highdef)_client(\d+)_session(\d+)_(highdef|mobile)_"
     r"(photo|video)_(controlled|adverse)$"
@@ -129,10 +127,14 @@ class ReplayName:
     def __str__(self) -> str:
         """The name as in the release, client zero-padded to three digits."""
         if not self.device:
-            return (f"client{self.client:03d}_session{self.session:02d}_webcam_"
-                    f"authenticate_{self.lighting}_{self.take}")
-        return (f"attack_{self.device}_client{self.client:03d}_session{self.session:02d}_"
-                f"{self.camera}_{self.medium}_{self.lighting}")
+            return (
+                f"client{self.client:03d}_session{self.session:02d}_webcam_"
+                f"authenticate_{self.lighting}_{self.take}"
+            )
+        return (
+            f"attack_{self.device}_client{self.client:03d}_session{self.session:02d}_"
+            f"{self.camera}_{self.medium}_{self.lighting}"
+        )
 
     @property
     def is_live(self) -> bool:

@@ -83,7 +83,13 @@ from mtfas.errors import ProtocolError
 
 #: Species names by id; index 0 is live.
 SIW_PAI_NAMES: tuple[str, ...] = (
-    "live", "print1", "print2", "replay1", "replay2", "replay3", "replay4",
+    "live",
+    "print1",
+    "print2",
+    "replay1",
+    "replay2",
+    "replay3",
+    "replay4",
 )
 #: Folder of each split on disk (dev is carved from Train).
 SPLIT_FOLDERS: dict[str, str] = {"train": "Train", "test": "Test"}
@@ -114,7 +120,9 @@ MARKED_SUBJECTS: tuple[int, ...] = (153, 154, 158, 161)
 MARKED_SENSOR = 2
 MARKED_VIDEOS: tuple[str, ...] = tuple(
     f"Test/live/{s:03d}/{s:03d}-{MARKED_SENSOR}-1-{m}-{n}{MARK}"
-    for s in MARKED_SUBJECTS for m in LIVE_MEDIA for n in (1, 2)
+    for s in MARKED_SUBJECTS
+    for m in LIVE_MEDIA
+    for n in (1, 2)
 )
 #: The 10 Train subjects of Idiap's dev lists (``bob.db.siw`` 0.0.2, ``lists/dev_files.lst``).
 IDIAP_DEV_SUBJECTS: tuple[int, ...] = (3, 6, 7, 11, 14, 16, 17, 22, 28, 30)
@@ -178,8 +186,7 @@ class SiWName:
 
     def __str__(self) -> str:
         """The name, subject zero-padded to three digits: ``003-1-3-2-1``."""
-        return (f"{self.subject:03d}-{self.sensor}-{self.type}-{self.medium}-"
-                f"{self.session}")
+        return f"{self.subject:03d}-{self.sensor}-{self.type}-{self.medium}-{self.session}"
 
     @property
     def label(self) -> str:
@@ -241,8 +248,11 @@ def check_protocol(protocol: int, subprotocol: int | None) -> None:
                 f"{subprotocol!r})"
             )
     elif subprotocol not in valid:
-        meaning = ("k leaves replay medium k out" if protocol == 2
-                   else "1 trains on print and tests on replay, 2 the reverse")
+        meaning = (
+            "k leaves replay medium k out"
+            if protocol == 2
+            else "1 trains on print and tests on replay, 2 the reverse"
+        )
         raise ProtocolError(
             f"SiW protocol {protocol} has sub-protocols {valid[0]}-{valid[-1]} ({meaning}): "
             f"pass subprotocol={list(valid)}, got subprotocol={subprotocol!r}. `mtfas folds` "

@@ -48,10 +48,20 @@ REPORT_MD = "report.md"
 #: The configuration LightningCLI saves in each run folder.
 RUN_CONFIG = "config.yaml"
 #: Data arguments that do not change what the data is (folds are averaged on purpose).
-_SAME_DATA_KEYS = frozenset({
-    "fold", "subprotocol", "root", "data_root", "cache_dir", "num_workers",
-    "preprocess_workers", "batch_size", "eval_batch_size", "pin_memory",
-})
+_SAME_DATA_KEYS = frozenset(
+    {
+        "fold",
+        "subprotocol",
+        "root",
+        "data_root",
+        "cache_dir",
+        "num_workers",
+        "preprocess_workers",
+        "batch_size",
+        "eval_batch_size",
+        "pin_memory",
+    }
+)
 #: Columns shown in the markdown table, in order (species columns go after ``apcer``).
 _SHOWN = ("apcer", "apcer_pooled", "bpcer", "acer", "hter", "eer", "auc")
 _LABELS = {
@@ -138,11 +148,10 @@ def run_identity(run: Path) -> tuple[str, str] | None:
         raise DatasetError(f"cannot read the run configuration {path}: {exc}") from exc
     model = config.get("model") or {}
     data = config.get("data") or {}
-    data_args = {
-        k: v for k, v in (data.get("init_args") or {}).items() if k not in _SAME_DATA_KEYS
-    }
-    method = json.dumps([model.get("class_path"), model.get("init_args")], sort_keys=True,
-                        default=str)
+    data_args = {k: v for k, v in (data.get("init_args") or {}).items() if k not in _SAME_DATA_KEYS}
+    method = json.dumps(
+        [model.get("class_path"), model.get("init_args")], sort_keys=True, default=str
+    )
     described = json.dumps([data.get("class_path"), data_args], sort_keys=True, default=str)
     return method, described
 
@@ -258,4 +267,3 @@ def runs_markdown(summary: pd.DataFrame, title: str = "Runs", report: str = "tes
             "method and data could not be checked."
         )
     return "\n".join([f"### {title}", "", markdown_table(header, rows), "", *notes]) + "\n"
-

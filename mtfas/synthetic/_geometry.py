@@ -7,17 +7,23 @@ import math
 import numpy as np
 
 
-def similarity(scale: float, angle_deg: float, src: tuple[float, float] | np.ndarray,
-               dst: tuple[float, float] | np.ndarray) -> np.ndarray:
+def similarity(
+    scale: float,
+    angle_deg: float,
+    src: tuple[float, float] | np.ndarray,
+    dst: tuple[float, float] | np.ndarray,
+) -> np.ndarray:
     """Returns the map ``p -> scale * R(angle) (p - src) + dst``."""
     t = math.radians(angle_deg)
     c, s = scale * math.cos(t), scale * math.sin(t)
     sx, sy = float(src[0]), float(src[1])
-    return np.array([
-        [c, -s, float(dst[0]) - (c * sx - s * sy)],
-        [s, c, float(dst[1]) - (s * sx + c * sy)],
-        [0.0, 0.0, 1.0],
-    ])
+    return np.array(
+        [
+            [c, -s, float(dst[0]) - (c * sx - s * sy)],
+            [s, c, float(dst[1]) - (s * sx + c * sy)],
+            [0.0, 0.0, 1.0],
+        ]
+    )
 
 
 def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:

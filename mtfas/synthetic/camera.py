@@ -57,8 +57,9 @@ def sensor_to_internal(n: int, internal: int) -> np.ndarray:
     return np.array([[s, 0.0, 0.5 * s - 0.5], [0.0, s, 0.5 * s - 0.5], [0.0, 0.0, 1.0]])
 
 
-def display_grid(sensor_to_display: np.ndarray, n: int, display: DisplaySpec,
-                 blur: float) -> np.ndarray:
+def display_grid(
+    sensor_to_display: np.ndarray, n: int, display: DisplaySpec, blur: float
+) -> np.ndarray:
     """Samples a display's sub-pixel pattern on the sensor.
 
     Each harmonic of the layout is a plane wave in display coordinates; through the affine
@@ -87,8 +88,12 @@ def display_grid(sensor_to_display: np.ndarray, n: int, display: DisplaySpec,
         fj = nu * a[0, 0] + nv * a[1, 0]
         fi = nu * a[0, 1] + nv * a[1, 1]
         f0 = nu * a[0, 2] + nv * a[1, 2]
-        att = display.grid_contrast * np.sinc(fj) * np.sinc(fi) * np.exp(
-            -2.0 * np.pi ** 2 * blur ** 2 * (fj * fj + fi * fi))
+        att = (
+            display.grid_contrast
+            * np.sinc(fj)
+            * np.sinc(fi)
+            * np.exp(-2.0 * np.pi**2 * blur**2 * (fj * fj + fi * fi))
+        )
         w = att * z
         if np.abs(w).max() < 1e-3:
             continue
@@ -97,8 +102,10 @@ def display_grid(sensor_to_display: np.ndarray, n: int, display: DisplaySpec,
         ci, si, cj, sj = np.cos(pi), np.sin(pi), np.cos(pj), np.sin(pj)
         # Re(w exp(i (pi + pj))) = ci (wr cj - wi sj) - si (wr sj + wi cj)
         rows += [ci.astype(F32), (-si).astype(F32)]
-        cols += [(np.outer(cj, w.real) - np.outer(sj, w.imag)).astype(F32),
-                 (np.outer(sj, w.real) + np.outer(cj, w.imag)).astype(F32)]
+        cols += [
+            (np.outer(cj, w.real) - np.outer(sj, w.imag)).astype(F32),
+            (np.outer(sj, w.real) + np.outer(cj, w.imag)).astype(F32),
+        ]
     out = np.ones((n, n, 3), F32)
     for left, right in zip(rows, cols, strict=True):  # no BLAS: bitwise reproducible
         out += left[:, None, None] * right[None, :, :]
@@ -157,8 +164,9 @@ class Camera:
         self.matrix, self.lut = _pipeline(device, session)
         self.metering = _metering(self.n)
 
-    def capture(self, scene: np.ndarray, rng: np.random.Generator,
-                fx: SensorEffects | None = None) -> np.ndarray:
+    def capture(
+        self, scene: np.ndarray, rng: np.random.Generator, fx: SensorEffects | None = None
+    ) -> np.ndarray:
         """Captures one frame.
 
         Args:
@@ -170,8 +178,11 @@ class Camera:
             ``(size, size, 3)`` uint8 RGB frame.
         """
         dev, n = self.dev, self.n
-        x = cv2.resize(scene, (n, n), interpolation=cv2.INTER_AREA) if n != scene.shape[0] \
+        x = (
+            cv2.resize(scene, (n, n), interpolation=cv2.INTER_AREA)
+            if n != scene.shape[0]
             else scene.copy()
+        )
         if dev.blur > 0:
             x = cv2.GaussianBlur(x, (0, 0), dev.blur, borderType=cv2.BORDER_REFLECT)
         if fx is not None:
@@ -187,7 +198,7 @@ class Camera:
         gain = float(np.clip((dev.exposure / max(level, 1e-4)) ** 0.85, 0.25, 5.0))
         raw = _mosaic(x) * F32(gain)
         np.clip(raw, 0.0, None, out=raw)
-        sigma = np.sqrt(F32(dev.read_noise ** 2 * gain) + F32(dev.shot_noise * gain) * raw)
+        sigma = np.sqrt(F32(dev.read_noise**2 * gain) + F32(dev.shot_noise * gain) * raw)
         raw += sigma * rng.standard_normal(raw.shape, dtype=F32)
         x = _demosaic(raw)
         y = luma(x)[..., None]

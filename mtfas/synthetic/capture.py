@@ -144,15 +144,20 @@ class _Print:
         level = light.intensity * (light.ambient + light.diffuse * ndl)
         u = (np.arange(s, dtype=F32) + 0.5) / F32(s) - 0.5
         gx, gy = light.gradient
-        field = (np.maximum(1.0 + F32(gy) * u, F32(0.2))[:, None]
-                 * np.maximum(1.0 + F32(gx) * u, F32(0.2))[None, :]) * F32(level)
+        field = (
+            np.maximum(1.0 + F32(gy) * u, F32(0.2))[:, None]
+            * np.maximum(1.0 + F32(gx) * u, F32(0.2))[None, :]
+        ) * F32(level)
         self.illum = field[..., None] * np.asarray(light.colour, F32)
         if spec.sheen > 0:
             cx, cy = ctx.rng.uniform(0.2, 0.8, 2)
-            g = (np.exp(-0.5 * ((u + 0.5 - cx) / 0.25) ** 2)[None, :]
-                 * np.exp(-0.5 * ((u + 0.5 - cy) / 0.4) ** 2)[:, None])
-            self.illum = self.illum + (F32(spec.sheen * light.intensity) * g)[..., None] \
-                * np.asarray(light.colour, F32)
+            g = (
+                np.exp(-0.5 * ((u + 0.5 - cx) / 0.25) ** 2)[None, :]
+                * np.exp(-0.5 * ((u + 0.5 - cy) / 0.4) ** 2)[:, None]
+            )
+            self.illum = self.illum + (F32(spec.sheen * light.intensity) * g)[
+                ..., None
+            ] * np.asarray(light.colour, F32)
         self.bg = layers.room(ctx.seed, ctx.subject, ctx.session, s)
 
     def frame(self, t: int, rng: np.random.Generator) -> Frame:
@@ -160,8 +165,7 @@ class _Print:
         m = _jitter(rng, self.pivot, s) @ self.base
         rgba = _warp(self.medium.rgba, m, s, replicate=False)
         scene = rgba[..., :3] * self.illum + self.bg * (1.0 - rgba[..., 3:4])
-        return scene, apply(m, self.medium.eyes), bounding_box(apply(m, self.medium.corners)), \
-            None
+        return scene, apply(m, self.medium.eyes), bounding_box(apply(m, self.medium.corners)), None
 
 
 class _Replay:
@@ -171,8 +175,9 @@ class _Replay:
         s = ctx.internal
         self.ctx = ctx
         self.spec = DISPLAYS[ctx.pai]
-        self.src, self.person, self.bg = layers.display_layers(ctx.seed, ctx.subject, ctx.pai,
-                                                               ctx.size)
+        self.src, self.person, self.bg = layers.display_layers(
+            ctx.seed, ctx.subject, ctx.pai, ctx.size
+        )
         self.to_int = self.src.to_internal(s)
         self.eyes = apply(self.to_int, self.src.person.eyes)
         self.corners = apply(self.to_int, box_corners(self.src.person.box))
@@ -181,12 +186,20 @@ class _Replay:
         self.pivot = apply(self.base, self.centre[None])[0]
         r = ctx.rng
         pitch = self.spec.pitch * ctx.ss
-        self.to_display = np.array([[1.0 / pitch, 0.0, r.random()],
-                                    [0.0, 1.0 / pitch, r.random()], [0.0, 0.0, 1.0]])
+        self.to_display = np.array(
+            [[1.0 / pitch, 0.0, r.random()], [0.0, 1.0 / pitch, r.random()], [0.0, 0.0, 1.0]]
+        )
         light = SESSIONS[ctx.session].light
         n = ctx.camera.n
-        self.glare_pos = np.array([0.5 - 0.45 * light.direction[0] + r.normal(0.0, 0.12),
-                                   0.35 - 0.3 * light.direction[1] + r.normal(0.0, 0.12)]) * n
+        self.glare_pos = (
+            np.array(
+                [
+                    0.5 - 0.45 * light.direction[0] + r.normal(0.0, 0.12),
+                    0.35 - 0.3 * light.direction[1] + r.normal(0.0, 0.12),
+                ]
+            )
+            * n
+        )
         self.glare_sigma = r.uniform(0.12, 0.25, 2) * n
         self.light_rgb = np.asarray(light.colour, F32) * F32(light.intensity)
         self.band_phase = r.uniform(0.0, 2.0 * math.pi)
@@ -208,20 +221,32 @@ class _Replay:
         i = self.rows
         phase = self.band_phase + rng.uniform(0.0, 2.0 * math.pi)
         rows = 1.0 + F32(spec.banding) * np.cos(
-            F32(2.0 * math.pi / (spec.band_period * n)) * i + F32(phase))
-        flicker = float(np.clip(rng.normal(0.0, spec.flicker), -2.5 * spec.flicker,
-                                2.5 * spec.flicker))
+            F32(2.0 * math.pi / (spec.band_period * n)) * i + F32(phase)
+        )
+        flicker = float(
+            np.clip(rng.normal(0.0, spec.flicker), -2.5 * spec.flicker, 2.5 * spec.flicker)
+        )
         shift = (d[:2, 2] - self.base[:2, 2]) * (-2.0 * n / s)
         gx, gy = self.glare_pos + shift
-        glare = (np.exp(-0.5 * ((i - F32(gy)) / F32(self.glare_sigma[1])) ** 2)[:, None]
-                 * np.exp(-0.5 * ((i - F32(gx)) / F32(self.glare_sigma[0])) ** 2)[None, :])
+        glare = (
+            np.exp(-0.5 * ((i - F32(gy)) / F32(self.glare_sigma[1])) ** 2)[:, None]
+            * np.exp(-0.5 * ((i - F32(gx)) / F32(self.glare_sigma[0])) ** 2)[None, :]
+        )
         add = (F32(spec.reflect) + F32(spec.glare) * glare)[..., None] * self.light_rgb
         fx = SensorEffects(grid=grid, rows=rows, gain=1.0 + flicker, add=add)
         return scene, apply(m, self.eyes), bounding_box(apply(m, self.corners)), fx
 
 
-def render_capture(subject: int, pai: str | int, *, device: int = 0, session: int = 0,
-                   n_frames: int = 4, size: int = 128, seed: int = 0) -> Capture:
+def render_capture(
+    subject: int,
+    pai: str | int,
+    *,
+    device: int = 0,
+    session: int = 0,
+    n_frames: int = 4,
+    size: int = 128,
+    seed: int = 0,
+) -> Capture:
     """Renders one capture of the synthetic benchmark.
 
     Attacks are made from the same subject's face at another moment (a separate random
@@ -254,9 +279,17 @@ def render_capture(subject: int, pai: str | int, *, device: int = 0, session: in
         raise ConfigError(f"seed must be an integer, got {seed!r}.")
     seed = int(seed)
     ss = supersampling(size)
-    ctx = _Context(seed, subject, pai_id, device, session, size, ss,
-                   Camera(device, session, size, size * ss),
-                   stream(seed, TAG_CAPTURE, subject, pai_id, device, session))
+    ctx = _Context(
+        seed,
+        subject,
+        pai_id,
+        device,
+        session,
+        size,
+        ss,
+        Camera(device, session, size, size * ss),
+        stream(seed, TAG_CAPTURE, subject, pai_id, device, session),
+    )
     scene: _Live | _Print | _Replay
     if pai_id == 0:
         scene = _Live(ctx)

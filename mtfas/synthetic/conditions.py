@@ -173,36 +173,89 @@ def _unit(x: float, y: float, z: float) -> Vec3:
 
 
 DEVICES: tuple[DeviceSpec, ...] = (
-    DeviceSpec("phone-a", 1.00, 0.30, 0.002, 0.0004, (1.00, 1.00, 1.00), 1.05, 2.2, 0.15, 0.3,
-               0.40, 0.8),
-    DeviceSpec("phone-b", 0.85, 0.35, 0.004, 0.0009, (1.06, 1.00, 0.91), 1.15, 2.0, 0.25, 0.5,
-               0.44, 0.7),
-    DeviceSpec("phone-c", 0.95, 0.25, 0.003, 0.0006, (0.95, 1.02, 1.05), 0.92, 2.4, 0.10, 0.1,
-               0.36, 0.9),
-    DeviceSpec("phone-d", 0.75, 0.35, 0.005, 0.0012, (1.00, 1.05, 0.94), 0.90, 2.2, 0.30, 0.6,
-               0.40, 0.6),
-    DeviceSpec("phone-e", 0.90, 0.30, 0.003, 0.0008, (1.04, 0.97, 1.03), 1.20, 2.1, 0.20, 0.4,
-               0.46, 0.8),
-    DeviceSpec("phone-f", 0.80, 0.35, 0.004, 0.0010, (0.95, 1.00, 1.08), 1.00, 2.3, 0.20, 0.5,
-               0.42, 0.7),
+    DeviceSpec(
+        "phone-a", 1.00, 0.30, 0.002, 0.0004, (1.00, 1.00, 1.00), 1.05, 2.2, 0.15, 0.3, 0.40, 0.8
+    ),
+    DeviceSpec(
+        "phone-b", 0.85, 0.35, 0.004, 0.0009, (1.06, 1.00, 0.91), 1.15, 2.0, 0.25, 0.5, 0.44, 0.7
+    ),
+    DeviceSpec(
+        "phone-c", 0.95, 0.25, 0.003, 0.0006, (0.95, 1.02, 1.05), 0.92, 2.4, 0.10, 0.1, 0.36, 0.9
+    ),
+    DeviceSpec(
+        "phone-d", 0.75, 0.35, 0.005, 0.0012, (1.00, 1.05, 0.94), 0.90, 2.2, 0.30, 0.6, 0.40, 0.6
+    ),
+    DeviceSpec(
+        "phone-e", 0.90, 0.30, 0.003, 0.0008, (1.04, 0.97, 1.03), 1.20, 2.1, 0.20, 0.4, 0.46, 0.8
+    ),
+    DeviceSpec(
+        "phone-f", 0.80, 0.35, 0.004, 0.0010, (0.95, 1.00, 1.08), 1.00, 2.3, 0.20, 0.5, 0.42, 0.7
+    ),
 )
 """The capture devices (six, like the phones of OULU-NPU)."""
 
 SESSIONS: tuple[SessionSpec, ...] = (
-    SessionSpec("office", Light(_unit(-0.35, -0.45, 0.82), 0.38, 0.72, 1.00,
-                                (1.00, 0.97, 0.92), 1.0, (-0.25, -0.10), 0.25)),
-    SessionSpec("dim-room", Light(_unit(0.65, -0.20, 0.73), 0.22, 0.75, 0.45,
-                                  (1.00, 0.80, 0.58), 0.7, (0.35, 0.05), 0.30)),
-    SessionSpec("backlit-hall", Light(_unit(0.05, -0.80, 0.60), 0.45, 0.55, 0.80,
-                                      (0.88, 0.95, 1.08), 2.3, (0.05, -0.35), 0.15)),
+    SessionSpec(
+        "office",
+        Light(
+            _unit(-0.35, -0.45, 0.82),
+            0.38,
+            0.72,
+            1.00,
+            (1.00, 0.97, 0.92),
+            1.0,
+            (-0.25, -0.10),
+            0.25,
+        ),
+    ),
+    SessionSpec(
+        "dim-room",
+        Light(
+            _unit(0.65, -0.20, 0.73), 0.22, 0.75, 0.45, (1.00, 0.80, 0.58), 0.7, (0.35, 0.05), 0.30
+        ),
+    ),
+    SessionSpec(
+        "backlit-hall",
+        Light(
+            _unit(0.05, -0.80, 0.60), 0.45, 0.55, 0.80, (0.88, 0.95, 1.08), 2.3, (0.05, -0.35), 0.15
+        ),
+    ),
 )
 """The recording sessions (three lighting conditions, like OULU-NPU)."""
 
 PRINTERS: dict[int, PrintSpec] = {
-    1: PrintSpec("print1", "am", 3.4, (15.0, 75.0, 0.0), 0.92, 0.92, 2.5, 0.88,
-                 (0.93, 0.93, 0.90), 0.5, 0.45, 0.020, 1.2, 0.05),
-    2: PrintSpec("print2", "dither", 1.5, (0.0, 0.0, 0.0), 0.78, 0.85, 2.1, 0.82,
-                 (0.91, 0.89, 0.84), 0.8, 0.45, 0.035, 2.2, 0.0),
+    1: PrintSpec(
+        "print1",
+        "am",
+        3.4,
+        (15.0, 75.0, 0.0),
+        0.92,
+        0.92,
+        2.5,
+        0.88,
+        (0.93, 0.93, 0.90),
+        0.5,
+        0.45,
+        0.020,
+        1.2,
+        0.05,
+    ),
+    2: PrintSpec(
+        "print2",
+        "dither",
+        1.5,
+        (0.0, 0.0, 0.0),
+        0.78,
+        0.85,
+        2.1,
+        0.82,
+        (0.91, 0.89, 0.84),
+        0.8,
+        0.45,
+        0.035,
+        2.2,
+        0.0,
+    ),
 }
 """The printers of the print species (laser with AM screens; inkjet with ordered dither)."""
 
@@ -227,16 +280,44 @@ _PENTILE_RB = (1.1, 1.1)
 
 
 def _pentile_rb(phase: float) -> tuple[Harmonic, ...]:
-    return ((0.5, 0.5, _PENTILE_RB[0], phase), (0.5, -0.5, _PENTILE_RB[1], phase),
-            (1.0, 0.0, 0.35, 0.0))
+    return (
+        (0.5, 0.5, _PENTILE_RB[0], phase),
+        (0.5, -0.5, _PENTILE_RB[1], phase),
+        (1.0, 0.0, 0.35, 0.0),
+    )
 
 
 DISPLAYS: dict[int, DisplaySpec] = {
-    3: DisplaySpec("replay1", 2.2, (_stripe_channel(0), _stripe_channel(1), _stripe_channel(2)),
-                   0.6, 0.85,
-                   (0.90, 0.98, 1.10), 0.05, 0.6, 0.10, 0.020, 0.03, 0.035, 0.30),
-    4: DisplaySpec("replay2", 1.9, (_pentile_rb(0.0), _PENTILE_G, _pentile_rb(0.6 * np.pi)), 1.0,
-                   1.20, (1.02, 1.00, 0.95), 0.025, 0.9, 0.22, 0.035, 0.05, 0.05, 0.45),
+    3: DisplaySpec(
+        "replay1",
+        2.2,
+        (_stripe_channel(0), _stripe_channel(1), _stripe_channel(2)),
+        0.6,
+        0.85,
+        (0.90, 0.98, 1.10),
+        0.05,
+        0.6,
+        0.10,
+        0.020,
+        0.03,
+        0.035,
+        0.30,
+    ),
+    4: DisplaySpec(
+        "replay2",
+        1.9,
+        (_pentile_rb(0.0), _PENTILE_G, _pentile_rb(0.6 * np.pi)),
+        1.0,
+        1.20,
+        (1.02, 1.00, 0.95),
+        0.025,
+        0.9,
+        0.22,
+        0.035,
+        0.05,
+        0.05,
+        0.45,
+    ),
 }
 """The displays of the replay species (an RGB-stripe laptop LCD; a pentile tablet)."""
 

@@ -45,8 +45,9 @@ class _Win:
     y: np.ndarray  # (h, 1)
 
 
-def _win(shape: tuple[int, int], cx: float, cy: float, rx: float, ry: float,
-         pad: float = 2.0) -> _Win | None:
+def _win(
+    shape: tuple[int, int], cx: float, cy: float, rx: float, ry: float, pad: float = 2.0
+) -> _Win | None:
     h, w = shape
     x0 = max(math.floor(cx - rx - pad), 0)
     x1 = min(math.ceil(cx + rx + pad) + 1, w)
@@ -67,8 +68,9 @@ def _ellipse(x: np.ndarray, y: np.ndarray, rx: float, ry: float, soft: float) ->
     return np.clip(0.5 - d / F32(soft), 0.0, 1.0)
 
 
-def _dome(x: np.ndarray, y: np.ndarray, rx: float, ry: float,
-          depth: float) -> tuple[np.ndarray, np.ndarray]:
+def _dome(
+    x: np.ndarray, y: np.ndarray, rx: float, ry: float, depth: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Surface slopes (dz/dx, dz/dy) of a half ellipsoid of the given depth."""
     q = (x / F32(rx)) ** 2 + (y / F32(ry)) ** 2
     s = np.sqrt(np.clip(1.0 - q, 0.04, 1.0))
@@ -93,8 +95,14 @@ class _Canvas:
         self.gy = np.zeros((h, w), F32)
         self.spec = np.zeros((h, w), F32)
 
-    def paint(self, win: _Win, a: np.ndarray, colour: Vec3 | np.ndarray,
-              slopes: tuple[np.ndarray, np.ndarray] | None = None, spec: float = 0.0) -> None:
+    def paint(
+        self,
+        win: _Win,
+        a: np.ndarray,
+        colour: Vec3 | np.ndarray,
+        slopes: tuple[np.ndarray, np.ndarray] | None = None,
+        spec: float = 0.0,
+    ) -> None:
         sl = win.sl
         a = np.broadcast_to(a, self.alpha[sl].shape)
         rgb = self.rgb[sl]
@@ -149,9 +157,16 @@ class Expression:
 class _PersonPainter:
     """Paints one person; geometry follows the :class:`Identity` conventions."""
 
-    def __init__(self, ident: Identity, unit: float, canvas: tuple[int, int],
-                 origin: tuple[float, float], expr: Expression, light: Light,
-                 rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        ident: Identity,
+        unit: float,
+        canvas: tuple[int, int],
+        origin: tuple[float, float],
+        expr: Expression,
+        light: Light,
+        rng: np.random.Generator,
+    ) -> None:
         self.id = ident
         self.unit = unit
         self.cv = _Canvas(*canvas)
@@ -168,8 +183,10 @@ class _PersonPainter:
         ew = ident.eye_w * self.a
         ey = self.cy + ident.eye_y * self.b
         self.ew = ew
-        self.eyes = np.array([[self.cx - ident.eye_sep * self.a, ey],
-                              [self.cx + ident.eye_sep * self.a, ey]], np.float64)
+        self.eyes = np.array(
+            [[self.cx - ident.eye_sep * self.a, ey], [self.cx + ident.eye_sep * self.a, ey]],
+            np.float64,
+        )
 
     # -- body -------------------------------------------------------------------------
     def body(self) -> None:
@@ -181,14 +198,20 @@ class _PersonPainter:
                 cov = _ellipse(w.x, w.y, 1.28 * a * v, 1.28 * b, self.soft)
                 cov = cov * _band(1.2 * b - w.y, 3 * self.soft)
                 tex = 1.0 + 0.18 * _noise(self.rng, cov.shape, 0.7, 5.0)
-                cv.paint(w, cov, self.hair * 0.8 * tex[..., None],
-                         _dome(w.x, w.y, 1.28 * a * v, 1.28 * b, 0.5 * a), spec=0.15)
+                cv.paint(
+                    w,
+                    cov,
+                    self.hair * 0.8 * tex[..., None],
+                    _dome(w.x, w.y, 1.28 * a * v, 1.28 * b, 0.5 * a),
+                    spec=0.15,
+                )
         top = self.cy + b + 0.08 * u
         w = _win(cv.shape, self.cx, top + 0.34 * u, 0.44 * u, 0.36 * u)
         if w is not None:
             cov = _ellipse(w.x, w.y, 0.44 * u, 0.36 * u, self.soft)
-            cv.paint(w, cov, self.id.clothing, _dome(w.x, w.y, 0.44 * u, 0.36 * u, 0.3 * u),
-                     spec=0.05)
+            cv.paint(
+                w, cov, self.id.clothing, _dome(w.x, w.y, 0.44 * u, 0.36 * u, 0.3 * u), spec=0.05
+            )
         # neck: a cylinder from under the jaw into the collar, shadowed near the chin
         nw = 0.4 * a
         w = _win(cv.shape, self.cx, self.cy + 1.0 * b, nw, 0.45 * b)
@@ -199,8 +222,9 @@ class _PersonPainter:
             gx = np.clip(w.x / (F32(nw) * flare), -0.95, 0.95)
             gx = -gx / np.sqrt(1.0 - gx * gx) * 0.5
             shade = 0.62 + 0.3 * np.clip((w.y + 0.1 * b) / F32(0.5 * b), 0.0, 1.0)
-            cv.paint(w, cov, self.skin * 0.92 * shade[..., None], (gx, np.zeros_like(cov)),
-                     spec=0.05)
+            cv.paint(
+                w, cov, self.skin * 0.92 * shade[..., None], (gx, np.zeros_like(cov)), spec=0.05
+            )
         # ears
         for side in (-1.0, 1.0):
             ex, ey = self.cx + side * 0.97 * a, self.cy - 0.02 * b
@@ -287,8 +311,8 @@ class _PersonPainter:
                 continue
             u = np.clip(1.0 - (w.x / F32(ew)) ** 2, 0.0, 1.0)
             lift = F32(idn.eye_tilt * ew) * (side * w.x / F32(ew))
-            top = -F32(up) * u ** 0.8 - lift
-            bot = F32(lo) * u ** 0.9 - lift
+            top = -F32(up) * u**0.8 - lift
+            bot = F32(lo) * u**0.9 - lift
             inside = np.minimum(w.y - top, bot - w.y)
             eye = _band(inside, self.soft) * (u > 0)
             cv.paint(w, eye, (0.27, 0.25, 0.23), spec=0.2)
@@ -348,16 +372,17 @@ class _PersonPainter:
         xn = w.x / F32(mw)
         u = np.clip(1.0 - xn * xn, 0.0, 1.0)
         line = -F32(smile) * xn * xn
-        bow = 1.0 - 0.3 * np.exp(-(xn / 0.18) ** 2)
-        top = line - F32(up) * u ** 0.7 * bow
-        bot = line + F32(lo) * u ** 0.8
+        bow = 1.0 - 0.3 * np.exp(-((xn / 0.18) ** 2))
+        top = line - F32(up) * u**0.7 * bow
+        bot = line + F32(lo) * u**0.8
         upper = _band(np.minimum(w.y - top, line - w.y), self.soft)
         lower = _band(np.minimum(w.y - line, bot - w.y), self.soft)
         lip = np.asarray(idn.lip_colour, F32)
         cv.paint(w, upper * (u > 0), lip * 0.88, spec=0.3)
         cv.paint(w, lower * (u > 0), lip, spec=0.45)
-        gap = _band(F32(max(0.012 * a, 0.6 * self.soft)) * np.sqrt(u) - np.abs(w.y - line),
-                    self.soft)
+        gap = _band(
+            F32(max(0.012 * a, 0.6 * self.soft)) * np.sqrt(u) - np.abs(w.y - line), self.soft
+        )
         cv.paint(w, gap * (u > 0), lip * 0.3)
 
     def beard(self) -> None:
@@ -387,7 +412,7 @@ class _PersonPainter:
         k = {HAIR_FRINGE: 5.0, HAIR_SHAVED: 2.0}.get(idn.hair_style, 2.6)
         xr = np.clip(np.abs(w.x) / F32(a), 0.0, 1.0)
         wiggle = F32(0.015 * b) * np.sin(w.x * F32(40.0 / a) + F32(self.rng.uniform(0, 6.3)))
-        yh = F32(-hl * b) + F32((hl + 0.1) * b) * xr ** k + wiggle
+        yh = F32(-hl * b) + F32((hl + 0.1) * b) * xr**k + wiggle
         line = _band(yh - w.y, 2.5 * self.soft)
         cov = cap * line
         if idn.hair_style == HAIR_SHAVED:
@@ -433,9 +458,15 @@ class _PersonPainter:
         return np.concatenate([rgb, cv.alpha[..., None]], axis=2)
 
 
-def render_person(ident: Identity, unit: float, canvas: tuple[int, int],
-                  origin: tuple[float, float], light: Light, expr: Expression,
-                  rng: np.random.Generator) -> PersonLayer:
+def render_person(
+    ident: Identity,
+    unit: float,
+    canvas: tuple[int, int],
+    origin: tuple[float, float],
+    light: Light,
+    expr: Expression,
+    rng: np.random.Generator,
+) -> PersonLayer:
     """Renders a lit person on a transparent canvas.
 
     Args:
@@ -467,8 +498,9 @@ def render_person(ident: Identity, unit: float, canvas: tuple[int, int],
     return PersonLayer(rgba, p.eyes.copy(), box, np.array([p.cx, p.cy], np.float64))
 
 
-def render_background(ident: Identity, unit: float, canvas: tuple[int, int],
-                      origin: tuple[float, float], light: Light) -> np.ndarray:
+def render_background(
+    ident: Identity, unit: float, canvas: tuple[int, int], origin: tuple[float, float], light: Light
+) -> np.ndarray:
     """Renders a subject's lit background.
 
     Args:
@@ -501,8 +533,10 @@ def render_background(ident: Identity, unit: float, canvas: tuple[int, int],
         img[sl] += (np.asarray(r.colour, F32) - img[sl]) * a
     gx, gy = light.gradient
     level = light.intensity * light.background_gain * (light.ambient + 0.5 * light.diffuse)
-    illum = (np.clip(1.0 + F32(gy) * (v - 0.5), 0.2, None)[:, None]
-             * np.clip(1.0 + F32(gx) * (u - 0.5), 0.2, None)[None, :])
+    illum = (
+        np.clip(1.0 + F32(gy) * (v - 0.5), 0.2, None)[:, None]
+        * np.clip(1.0 + F32(gx) * (u - 0.5), 0.2, None)[None, :]
+    )
     img *= (illum * F32(level))[..., None]
     img *= np.asarray(light.colour, F32)
     return img

@@ -12,8 +12,14 @@ from mtfas.synthetic.capture import render_capture
 from mtfas.synthetic.conditions import N_DEVICES, N_SESSIONS, PAI_NAMES, check_positive
 
 
-def render_sample_grid(n_subjects: int = 4, size: int = 128, seed: int = 0, *,
-                       device: int | None = None, session: int | None = None) -> np.ndarray:
+def render_sample_grid(
+    n_subjects: int = 4,
+    size: int = 128,
+    seed: int = 0,
+    *,
+    device: int | None = None,
+    session: int | None = None,
+) -> np.ndarray:
     """Renders one frame per (subject, species) into a labelled RGB grid.
 
     Rows are subjects ``0..n_subjects-1``; columns are ``PAI_NAMES`` (live, print1, print2,
@@ -43,20 +49,30 @@ def render_sample_grid(n_subjects: int = 4, size: int = 128, seed: int = 0, *,
         ses = row % N_SESSIONS if session is None else session
         y = header + row * size
         for col, name in enumerate(PAI_NAMES):
-            cap = render_capture(row, name, device=dev, session=ses, n_frames=1, size=size,
-                                 seed=seed)
-            grid[y:y + size, col * size:(col + 1) * size] = cap.frames[0]
+            cap = render_capture(
+                row, name, device=dev, session=ses, n_frames=1, size=size, seed=seed
+            )
+            grid[y : y + size, col * size : (col + 1) * size] = cap.frames[0]
     scale = header / 40.0
     for col, name in enumerate(PAI_NAMES):
         (tw, th), _ = cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         org = (col * size + max((size - tw) // 2, 1), (header + th) // 2)
-        cv2.putText(grid, name, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0),
-                    max(1, round(scale * 1.5)), cv2.LINE_AA)
+        cv2.putText(
+            grid,
+            name,
+            org,
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            (0, 0, 0),
+            max(1, round(scale * 1.5)),
+            cv2.LINE_AA,
+        )
     return grid
 
 
-def write_sample_grid(out_dir: str | Path, n_subjects: int = 4, size: int = 128,
-                      seed: int = 0) -> Path:
+def write_sample_grid(
+    out_dir: str | Path, n_subjects: int = 4, size: int = 128, seed: int = 0
+) -> Path:
     """Renders :func:`render_sample_grid` and writes it as a PNG.
 
     Args:

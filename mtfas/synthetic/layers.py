@@ -71,8 +71,15 @@ def live_person(seed: int, subject: int, session: int, internal: int) -> PersonL
     """The subject as seen in ``session``, on a canvas the size of the internal frame."""
     rng = stream(seed, TAG_PERSON, subject, session)
     expr = Expression.sample(rng)
-    layer = render_person(identity(seed, subject), internal, (internal, internal), (0.0, 0.0),
-                          SESSIONS[session].light, expr, rng)
+    layer = render_person(
+        identity(seed, subject),
+        internal,
+        (internal, internal),
+        (0.0, 0.0),
+        SESSIONS[session].light,
+        expr,
+        rng,
+    )
     _frozen(layer.rgba)
     return layer
 
@@ -80,8 +87,9 @@ def live_person(seed: int, subject: int, session: int, internal: int) -> PersonL
 @_asset_cache(3, _internal_arg)
 def room(seed: int, subject: int, session: int, internal: int) -> np.ndarray:
     """The subject's background lit by ``session``, the size of the internal frame."""
-    bg = render_background(identity(seed, subject), internal, (internal, internal), (0.0, 0.0),
-                           SESSIONS[session].light)
+    bg = render_background(
+        identity(seed, subject), internal, (internal, internal), (0.0, 0.0), SESSIONS[session].light
+    )
     _frozen(bg)
     return bg
 
@@ -90,11 +98,16 @@ def _source_light(rng: np.random.Generator) -> Light:
     d = np.array([rng.normal(0.0, 0.3), -0.3 + rng.normal(0.0, 0.15), 1.0])
     d /= np.linalg.norm(d)
     tint = 1.0 + rng.normal(0.0, 0.03, 3)
-    return Light((float(d[0]), float(d[1]), float(d[2])), float(rng.uniform(0.35, 0.5)),
-                 float(rng.uniform(0.55, 0.7)), 1.0,
-                 (float(tint[0]), float(tint[1]), float(tint[2])),
-                 float(rng.uniform(0.8, 1.2)),
-                 (float(rng.normal(0.0, 0.1)), float(rng.normal(0.0, 0.1))), 0.2)
+    return Light(
+        (float(d[0]), float(d[1]), float(d[2])),
+        float(rng.uniform(0.35, 0.5)),
+        float(rng.uniform(0.55, 0.7)),
+        1.0,
+        (float(tint[0]), float(tint[1]), float(tint[2])),
+        float(rng.uniform(0.8, 1.2)),
+        (float(rng.normal(0.0, 0.1)), float(rng.normal(0.0, 0.1))),
+        0.2,
+    )
 
 
 def source_unit(size: int) -> int:
@@ -172,8 +185,9 @@ def print_medium(seed: int, subject: int, pai: int, size: int, ss: int) -> Print
     rgba = src.person.rgba
     photo = encode(rgba[..., :3] + src.bg * (1.0 - rgba[..., 3:]), src.white)
     sc = round(internal * MEDIUM_SCALE)
-    medium = make_print(photo, PRINTERS[pai], ss, src.unit / size, (sc, sc),
-                        stream(seed, TAG_MEDIUM, subject, pai))
+    medium = make_print(
+        photo, PRINTERS[pai], ss, src.unit / size, (sc, sc), stream(seed, TAG_MEDIUM, subject, pai)
+    )
     _frozen(medium.rgba)
     m = src.to_internal(internal)
     return PrintAsset(
@@ -185,8 +199,9 @@ def print_medium(seed: int, subject: int, pai: int, size: int, ss: int) -> Print
 
 
 @_asset_cache(2, lambda *a: 2 * a[-1])
-def display_layers(seed: int, subject: int, pai: int,
-                   size: int) -> tuple[Source, np.ndarray, np.ndarray]:
+def display_layers(
+    seed: int, subject: int, pai: int, size: int
+) -> tuple[Source, np.ndarray, np.ndarray]:
     """The subject's source video on display ``pai``: (source, person RGBA, background).
 
     The emission layers have the resolution of the source; warp them with

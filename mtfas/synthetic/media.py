@@ -19,8 +19,9 @@ from mtfas.synthetic.camera import luma
 from mtfas.synthetic.conditions import DisplaySpec, PrintSpec
 
 F32 = np.float32
-_BAYER4 = (np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]],
-                    np.float64) + 0.5) / 16.0
+_BAYER4 = (
+    np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float64) + 0.5
+) / 16.0
 
 
 def encode(linear: np.ndarray, white: float) -> np.ndarray:
@@ -35,16 +36,18 @@ def _plane_cos(kx: float, ky: float, phase: float, h: int, w: int) -> np.ndarray
     return (np.outer(np.cos(ys), np.cos(xs)) - np.outer(np.sin(ys), np.sin(xs))).astype(F32)
 
 
-def _screen(spec: PrintSpec, channel: int, h: int, w: int, ss: float,
-            rng: np.random.Generator) -> np.ndarray:
+def _screen(
+    spec: PrintSpec, channel: int, h: int, w: int, ss: float, rng: np.random.Generator
+) -> np.ndarray:
     """Threshold map in [0, 1] of one ink (clustered-dot AM screen or ordered dither)."""
     if spec.screen == "am":
         k = 2.0 * math.pi / (spec.period * ss)
         t = math.radians(spec.angles[channel])
         c, s = math.cos(t), math.sin(t)
         p1, p2 = rng.uniform(0, 2 * math.pi, 2)
-        thr: np.ndarray = 0.5 + 0.25 * (_plane_cos(k * c, k * s, p1, h, w)
-                                        + _plane_cos(-k * s, k * c, p2, h, w))
+        thr: np.ndarray = 0.5 + 0.25 * (
+            _plane_cos(k * c, k * s, p1, h, w) + _plane_cos(-k * s, k * c, p2, h, w)
+        )
         return thr
     q = spec.period * ss
     ox, oy = (2 * channel) % 4, (3 * channel) % 4
@@ -74,8 +77,14 @@ class PrintMedium:
         return out
 
 
-def make_print(photo: np.ndarray, spec: PrintSpec, ss: float, photo_px: float,
-               shape: tuple[int, int], rng: np.random.Generator) -> PrintMedium:
+def make_print(
+    photo: np.ndarray,
+    spec: PrintSpec,
+    ss: float,
+    photo_px: float,
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+) -> PrintMedium:
     """Prints a gamma-encoded photo.
 
     Tone, gamut and contrast are processed at the photo's resolution; the halftone, ink,
@@ -129,14 +138,18 @@ def make_print(photo: np.ndarray, spec: PrintSpec, ss: float, photo_px: float,
     rgba[..., 3] = 1.0
     map_x = np.broadcast_to((xs + amp * np.sin(arg)).astype(F32)[None, :], (h, w))
     map_y = np.broadcast_to(np.arange(h, dtype=F32)[:, None], (h, w))
-    rgba = cv2.remap(rgba, np.ascontiguousarray(map_x), np.ascontiguousarray(map_y),
-                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                     borderValue=(0.0, 0.0, 0.0, 0.0))
+    rgba = cv2.remap(
+        rgba,
+        np.ascontiguousarray(map_x),
+        np.ascontiguousarray(map_y),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0.0, 0.0, 0.0, 0.0),
+    )
     return PrintMedium(rgba, (amp, lam, ph))
 
 
-def display_emission(rgba: np.ndarray, white: float, spec: DisplaySpec,
-                     px: float) -> np.ndarray:
+def display_emission(rgba: np.ndarray, white: float, spec: DisplaySpec, px: float) -> np.ndarray:
     """Turns a premultiplied linear source layer into display emission (same layout).
 
     The source is encoded with gamma 2.2 and shown with gamma ``2.2 * spec.gamma``, the

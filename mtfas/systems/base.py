@@ -33,6 +33,7 @@ Evaluation discipline:
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -364,13 +365,14 @@ class FASSystem(LightningModule):
             )
 
     def say(self, text: str) -> None:
-        """Print on rank zero above the active progress bar (so the bar never cuts it)."""
+        """Print on rank zero; in a terminal above the active progress bar (never cut by it)."""
         if self._trainer is None or not self.trainer.is_global_zero:
             return
         bar = self.trainer.progress_bar_callback
         bars = ("_main_progress_bar", "_val_progress_bar", "_test_progress_bar")
         active = [getattr(bar, name, None) for name in bars]
-        if any(b is not None and not getattr(b, "disable", True) for b in active):
+        in_terminal = sys.stdout.isatty()
+        if in_terminal and any(b is not None and not getattr(b, "disable", True) for b in active):
             bar.print(text)  # type: ignore[union-attr]
         else:
             print(text, flush=True)
@@ -557,7 +559,8 @@ class FASSystem(LightningModule):
         if trainer is None or not trainer.training:
             return False
         loop = trainer.fit_loop.epoch_loop
-        current = loop.batch_progress.current
+        # batch_progress.current is a _BatchProgress tracker (Lightning types it as its base).
+        current: Any = loop.batch_progress.current
         at_batch_end = (
             current.processed > 0
             and current.ready == current.processed

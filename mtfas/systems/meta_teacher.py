@@ -203,8 +203,9 @@ class MetaTeacherSystem(FASSystem):
             with no_ddp_sync(self):
                 self.manual_backward(student_loss)
             average_gradients(self.student.parameters())
-            if not self.check_step_finite(student_loss, _grad_norm(self.student.parameters(),
-                                                                   x_tr.device)):
+            if not self.check_step_finite(
+                student_loss, _grad_norm(self.student.parameters(), x_tr.device)
+            ):
                 opt_s.zero_grad(set_to_none=True)
                 return {}
         self.step_optimizer(opt_s)

@@ -49,13 +49,19 @@ def restore_rng_states(states: dict[str, Any]) -> None:
     try:
         torch.set_rng_state(states["torch"])
         npy = states["numpy"]
-        np.random.set_state((  # noqa: NPY002 (the legacy global state is what we restore)
-            npy["name"], npy["keys"].numpy().astype(np.uint32), int(npy["pos"]),
-            int(npy["has_gauss"]), float(npy["cached_gaussian"]),
-        ))
+        np.random.set_state(  # noqa: NPY002 (the global state)
+            (
+                npy["name"],
+                npy["keys"].numpy().astype(np.uint32),
+                int(npy["pos"]),
+                int(npy["has_gauss"]),
+                float(npy["cached_gaussian"]),
+            )
+        )
         py = states["python"]
-        random.setstate((int(py["version"]), tuple(int(v) for v in py["state"].tolist()),
-                         py["gauss"]))
+        random.setstate(
+            (int(py["version"]), tuple(int(v) for v in py["state"].tolist()), py["gauss"])
+        )
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as err:
         raise MTFASError(
             f"The checkpoint's random states cannot be restored ({err}); it was not written "

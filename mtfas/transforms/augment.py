@@ -107,8 +107,9 @@ class Resize:
     def __call__(self, *, image: np.ndarray) -> dict[str, np.ndarray]:  # noqa: D102
         if image.shape[0] == self.size and image.shape[1] == self.size:
             return {"image": image}
-        resized = cv2.resize(np.asarray(image), (self.size, self.size),
-                             interpolation=cv2.INTER_AREA)
+        resized = cv2.resize(
+            np.asarray(image), (self.size, self.size), interpolation=cv2.INTER_AREA
+        )
         return {"image": resized}
 
 

@@ -35,8 +35,17 @@ def wandb_run(tmp_path_factory, monkeypatch_module):
         "      init_args: {samples_per_species: 1}\n"
     )
     try:
-        main(["fit", "--config", TINY, "--config", str(extra),
-              "--trainer.default_root_dir", str(save_dir)])
+        main(
+            [
+                "fit",
+                "--config",
+                TINY,
+                "--config",
+                str(extra),
+                "--trainer.default_root_dir",
+                str(save_dir),
+            ]
+        )
     finally:
         wandb.finish()
     (run,) = (save_dir / "wandb").glob("offline-run-*")
@@ -85,9 +94,18 @@ def test_species_table_is_logged(wandb_run):
 def test_metrics_and_config_are_in_the_run(wandb_run):
     save_dir, run = wandb_run
     history = next(run.glob("*.wandb")).read_bytes()
-    for key in ("train/teach_loss", "train/meta_val_loss", "train/lr_student",
-                "val/acer", "test/acer", "test_dev/acer", "maps/val/live", "curves/roc",
-                "tables/apcer_per_species", "lightning_cli"):
+    for key in (
+        "train/teach_loss",
+        "train/meta_val_loss",
+        "train/lr_student",
+        "val/acer",
+        "test/acer",
+        "test_dev/acer",
+        "maps/val/live",
+        "curves/roc",
+        "tables/apcer_per_species",
+        "lightning_cli",
+    ):
         assert key.encode() in history, key
     config = (run / "files" / "lightning_config.yaml").read_text()
     assert "class_path: mtfas.MetaTeacherSystem" in config and "FASDashboard" in config

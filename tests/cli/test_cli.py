@@ -20,8 +20,17 @@ TINY = str(ROOT / "tests" / "conf" / "tiny_mtfas.yaml")
 
 @pytest.mark.slow
 def test_fit_fast_dev_run_trains_then_tests_and_prints_the_table(capsys, tmp_path):
-    main(["fit", "--config", TINY, "--trainer.fast_dev_run", "1",
-          "--trainer.default_root_dir", str(tmp_path)])
+    main(
+        [
+            "fit",
+            "--config",
+            TINY,
+            "--trainer.fast_dev_run",
+            "1",
+            "--trainer.default_root_dir",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert "dev-chosen threshold" in out
     assert "APCER (worst" in out and "BPCER" in out and "ACER" in out
@@ -31,8 +40,19 @@ def test_fit_fast_dev_run_trains_then_tests_and_prints_the_table(capsys, tmp_pat
 
 @pytest.mark.slow
 def test_test_after_fit_can_be_disabled(capsys, tmp_path):
-    main(["fit", "--config", TINY, "--trainer.fast_dev_run", "1", "--test_after_fit", "false",
-          "--trainer.default_root_dir", str(tmp_path)])
+    main(
+        [
+            "fit",
+            "--config",
+            TINY,
+            "--trainer.fast_dev_run",
+            "1",
+            "--test_after_fit",
+            "false",
+            "--trainer.default_root_dir",
+            str(tmp_path),
+        ]
+    )
     assert "dev-chosen threshold" not in capsys.readouterr().out
 
 
@@ -55,8 +75,17 @@ def test_unknown_config_key_names_the_key(capsys, tmp_path):
 
 
 def test_wrong_input_size_is_a_clear_error_without_traceback(tmp_path, capsys):
-    code = main(["fit", "--config", TINY, "--data.init_args.image_size", "30",
-                 "--trainer.default_root_dir", str(tmp_path)])
+    code = main(
+        [
+            "fit",
+            "--config",
+            TINY,
+            "--data.init_args.image_size",
+            "30",
+            "--trainer.default_root_dir",
+            str(tmp_path),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "multiple of 8" in err and "Traceback" not in err
@@ -65,12 +94,31 @@ def test_wrong_input_size_is_a_clear_error_without_traceback(tmp_path, capsys):
 def test_debug_shows_the_traceback(tmp_path, monkeypatch):
     monkeypatch.setenv("MTFAS_DEBUG", "1")
     with pytest.raises(ValueError, match="multiple of 8"):
-        main(["fit", "--config", TINY, "--data.init_args.image_size", "30",
-              "--trainer.default_root_dir", str(tmp_path)])
+        main(
+            [
+                "fit",
+                "--config",
+                TINY,
+                "--data.init_args.image_size",
+                "30",
+                "--trainer.default_root_dir",
+                str(tmp_path),
+            ]
+        )
     monkeypatch.delenv("MTFAS_DEBUG")
     with pytest.raises(ValueError, match="multiple of 8"):
-        main(["fit", "--debug", "--config", TINY, "--data.init_args.image_size", "30",
-              "--trainer.default_root_dir", str(tmp_path)])
+        main(
+            [
+                "fit",
+                "--debug",
+                "--config",
+                TINY,
+                "--data.init_args.image_size",
+                "30",
+                "--trainer.default_root_dir",
+                str(tmp_path),
+            ]
+        )
 
 
 def test_help_lists_every_command_with_a_description(capsys):
@@ -81,8 +129,17 @@ def test_help_lists_every_command_with_a_description(capsys):
     for command, description in COMMANDS.items():
         assert re.search(rf"^\s+{command}\s+\S", out, flags=re.M), command
         assert description.split()[0] in out
-    assert set(COMMANDS) >= {"fit", "validate", "test", "predict", "synth", "folds",
-                             "compare", "report", "export"}
+    assert set(COMMANDS) >= {
+        "fit",
+        "validate",
+        "test",
+        "predict",
+        "synth",
+        "folds",
+        "compare",
+        "report",
+        "export",
+    }
 
 
 def test_an_unknown_command_names_the_closest_one(capsys):
@@ -92,8 +149,13 @@ def test_an_unknown_command_names_the_closest_one(capsys):
 
 
 def test_python_dash_m_mtfas_runs_the_command_line():
-    result = subprocess.run([sys.executable, "-m", "mtfas", "--help"], capture_output=True,
-                            text=True, check=False, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "mtfas", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     assert "usage: mtfas" in result.stdout and "compare" in result.stdout
     # Passing args while sys.argv holds others is how main() works: no LightningCLI note.
@@ -102,8 +164,17 @@ def test_python_dash_m_mtfas_runs_the_command_line():
 
 def test_a_missing_checkpoint_is_reported_before_any_data_is_prepared(tmp_path, capsys):
     run_root = tmp_path / "runs"
-    code = main(["test", "--config", TINY, "--ckpt_path", str(tmp_path / "nope.ckpt"),
-                 "--trainer.default_root_dir", str(run_root)])
+    code = main(
+        [
+            "test",
+            "--config",
+            TINY,
+            "--ckpt_path",
+            str(tmp_path / "nope.ckpt"),
+            "--trainer.default_root_dir",
+            str(run_root),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "nope.ckpt: no such file" in err and "Traceback" not in err
     assert not run_root.exists()  # nothing prepared, no empty run folder
@@ -112,8 +183,20 @@ def test_a_missing_checkpoint_is_reported_before_any_data_is_prepared(tmp_path, 
 @pytest.mark.slow
 def test_fit_saves_the_tested_model_and_test_reproduces_it(tmp_path, capsys):
     root = tmp_path / "run"
-    assert main(["fit", "--config", TINY, "--trainer.max_steps", "3",
-                 "--trainer.default_root_dir", str(root)]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--config",
+                TINY,
+                "--trainer.max_steps",
+                "3",
+                "--trainer.default_root_dir",
+                str(root),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     saved = re.search(r"Saved the tested model \(dev threshold (\S+)\) to (\S+)", out)
     assert saved, out
@@ -121,12 +204,25 @@ def test_fit_saves_the_tested_model_and_test_reproduces_it(tmp_path, capsys):
     assert path.is_file() and path.name == "last.ckpt"
     checkpoint = torch.load(path, weights_only=True, map_location="cpu")
     assert float(checkpoint["state_dict"]["threshold"]) == pytest.approx(
-        float(saved.group(1)), rel=1e-5)
-    printed = out[out.index("TEST at"):out.index("Scores and results")]
-    assert main(["test", "--config", TINY, "--ckpt_path", str(path),
-                 "--trainer.default_root_dir", str(tmp_path / "again")]) == 0
+        float(saved.group(1)), rel=1e-5
+    )
+    printed = out[out.index("TEST at") : out.index("Scores and results")]
+    assert (
+        main(
+            [
+                "test",
+                "--config",
+                TINY,
+                "--ckpt_path",
+                str(path),
+                "--trainer.default_root_dir",
+                str(tmp_path / "again"),
+            ]
+        )
+        == 0
+    )
     again = capsys.readouterr().out
-    assert again[again.index("TEST at"):again.index("Scores and results")] == printed
+    assert again[again.index("TEST at") : again.index("Scores and results")] == printed
 
 
 def test_synth_writes_a_sample_grid(tmp_path, capsys):

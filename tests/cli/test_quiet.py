@@ -24,8 +24,9 @@ def test_notes_are_silenced_inside_and_back_outside(caplog):
     filters = list(warnings.filters)
     with quiet_third_party(), caplog.at_level(logging.INFO):
         # catch_warnings(record=True) inside resets filters, so check the filter directly.
-        assert any(f[0] == "ignore" and f[1] is not None and f[1].search(LEAF)
-                   for f in warnings.filters)
+        assert any(
+            f[0] == "ignore" and f[1] is not None and f[1].search(LEAF) for f in warnings.filters
+        )
         rank_zero_info("GPU available: False, used: False")
         rank_zero_info("something the user should see")
     assert "GPU available" not in caplog.text and "something the user should see" in caplog.text

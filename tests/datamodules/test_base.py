@@ -30,8 +30,10 @@ def test_meta_val_is_subject_disjoint_and_sized(fraction, expected):
 def test_meta_val_draw_is_seeded():
     a = carve_meta_val(_table(), 0.3, seed=1)[1]["subject"].unique()
     b = carve_meta_val(_table(), 0.3, seed=1)[1]["subject"].unique()
-    draws = {tuple(sorted(carve_meta_val(_table(), 0.3, seed=s)[1]["subject"].unique()))
-             for s in range(10)}
+    draws = {
+        tuple(sorted(carve_meta_val(_table(), 0.3, seed=s)[1]["subject"].unique()))
+        for s in range(10)
+    }
     assert list(a) == list(b)
     assert len(draws) > 1
 

@@ -22,10 +22,18 @@ from tests.datamodules.benchmark_tests import BenchmarkTests
 # Species and quality of each file, as Idiap's bob.db.casia_fasd 2.0.10 (models.py,
 # get_type / get_quality) gives them: odd files normal, even files low.
 FILES = {
-    "1": ("live", "normal"), "2": ("live", "low"), "HR_1": ("live", "high"),
-    "3": ("warped_print", "normal"), "4": ("warped_print", "low"), "HR_2": ("warped_print", "high"),
-    "5": ("cut_print", "normal"), "6": ("cut_print", "low"), "HR_3": ("cut_print", "high"),
-    "7": ("replay", "normal"), "8": ("replay", "low"), "HR_4": ("replay", "high"),
+    "1": ("live", "normal"),
+    "2": ("live", "low"),
+    "HR_1": ("live", "high"),
+    "3": ("warped_print", "normal"),
+    "4": ("warped_print", "low"),
+    "HR_2": ("warped_print", "high"),
+    "5": ("cut_print", "normal"),
+    "6": ("cut_print", "low"),
+    "HR_3": ("cut_print", "high"),
+    "7": ("replay", "normal"),
+    "8": ("replay", "low"),
+    "HR_4": ("replay", "high"),
 }
 
 
@@ -55,8 +63,12 @@ class TestCASIAFASDBenchmark(BenchmarkTests):
     def make_datamodule(cls, casia_release, casia_cache):
         def make(**overrides):
             root = overrides.pop("root", casia_release)
-            return _make(root, overrides.pop("cache_dir", casia_cache),
-                         boxes=casia_release / FACE_BOX_FOLDER, **overrides)
+            return _make(
+                root,
+                overrides.pop("cache_dir", casia_cache),
+                boxes=casia_release / FACE_BOX_FOLDER,
+                **overrides,
+            )
 
         return make
 
@@ -64,8 +76,7 @@ class TestCASIAFASDBenchmark(BenchmarkTests):
 # ----------------------------------------------------------------- layout logic
 def test_pure_layout_has_the_official_size():
     assert len(casia_fasd_videos()) == 600
-    assert {name: (f.pai, f.quality) for name, f in
-            ((n, casia_file(n)) for n in FILES)} == FILES
+    assert {name: (f.pai, f.quality) for name, f in ((n, casia_file(n)) for n in FILES)} == FILES
     assert casia_file("9") is None and casia_file("HR_5") is None
 
 
@@ -97,8 +108,10 @@ def test_dev_is_carved_from_train_subjects_seeded_and_disjoint(casia_release, tm
     half = _make(casia_release, tmp_path, dev_fraction=0.5)
     assert len(half.dev_subjects()) == 2
     # Filters never change which subjects are dev.
-    assert _make(casia_release, tmp_path, quality="high").dev_subjects() == \
-        _make(casia_release, tmp_path).dev_subjects()
+    assert (
+        _make(casia_release, tmp_path, quality="high").dev_subjects()
+        == _make(casia_release, tmp_path).dev_subjects()
+    )
     assert draw_dev_subjects(range(1, 21), 0.2, 0) == draw_dev_subjects(range(20, 0, -1), 0.2, 0)
 
 
@@ -254,19 +267,33 @@ def test_frames_the_box_files_miss_go_to_the_detector_and_are_counted(casia_rele
 def idiap_tree_release(tmp_path_factory):
     """A release whose box tree is in the format of bob.db.casia_fasd's face-locations/,
     frame 1 of every video marked faceless (``1 0 0 0 0``)."""
-    return write_casia_fasd(tmp_path_factory.mktemp("casia_idiap") / "CASIA-FASD",
-                            subjects_per_split=(2, 1), n_frames=3, size=64,
-                            face_box_folder="face-locations", faceless_frames=[1]).root
+    return write_casia_fasd(
+        tmp_path_factory.mktemp("casia_idiap") / "CASIA-FASD",
+        subjects_per_split=(2, 1),
+        n_frames=3,
+        size=64,
+        face_box_folder="face-locations",
+        faceless_frames=[1],
+    ).root
 
 
 def test_the_fake_writer_writes_idiaps_face_location_tree(idiap_tree_release):
     tree = idiap_tree_release / "face-locations"
     files = sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*"))
     expected = sorted(
-        [f"{folder}/{s}" for folder, n in (("train_release", 2), ("test_release", 1))
-         for s in range(1, n + 1)] + [folder for folder in ("train_release", "test_release")]
-        + [f"{f}/{s}/{name}.face" for f, n in (("train_release", 2), ("test_release", 1))
-           for s in range(1, n + 1) for name in FILES])
+        [
+            f"{folder}/{s}"
+            for folder, n in (("train_release", 2), ("test_release", 1))
+            for s in range(1, n + 1)
+        ]
+        + [folder for folder in ("train_release", "test_release")]
+        + [
+            f"{f}/{s}/{name}.face"
+            for f, n in (("train_release", 2), ("test_release", 1))
+            for s in range(1, n + 1)
+            for name in FILES
+        ]
+    )
     assert files == expected
     assert not (idiap_tree_release / FACE_BOX_FOLDER).exists()
     rows = [line.split() for line in (tree / "train_release/2/HR_1.face").read_text().splitlines()]
@@ -280,8 +307,9 @@ def test_the_fake_writer_writes_idiaps_face_location_tree(idiap_tree_release):
 
 def test_idiaps_face_location_tree_is_read_unchanged(idiap_tree_release, tmp_path):
     tree = idiap_tree_release / "face-locations"
-    strict = _make(idiap_tree_release, tmp_path, boxes=tree, meta_val_fraction=0.0,
-                   detector_fallback=False)
+    strict = _make(
+        idiap_tree_release, tmp_path, boxes=tree, meta_val_fraction=0.0, detector_fallback=False
+    )
     strict.prepare_data()
     counts = strict.last_preprocess.counts
     n_videos = len(strict.jobs())
@@ -311,10 +339,16 @@ def test_the_dlib_detector_finds_the_live_faces_of_larger_videos(tmp_path):
     """HOG needs faces of about 80 px: render 160 px videos (high quality only: 12 videos)."""
     from mtfas.synthetic.layouts import write_casia_fasd
 
-    root = write_casia_fasd(tmp_path / "big", subjects_per_split=[2, 1], n_frames=2,
-                            size=160).root
-    dm = _make(root, tmp_path / "cache", boxes=None, quality="high", meta_val_fraction=0.0,
-               dev_fraction=0.5, n_frames=2)
+    root = write_casia_fasd(tmp_path / "big", subjects_per_split=[2, 1], n_frames=2, size=160).root
+    dm = _make(
+        root,
+        tmp_path / "cache",
+        boxes=None,
+        quality="high",
+        meta_val_fraction=0.0,
+        dev_fraction=0.5,
+        n_frames=2,
+    )
     assert dm.cache_tag() == "casia-dlib"
     dm.prepare_data()
     result = dm.last_preprocess

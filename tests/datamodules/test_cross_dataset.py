@@ -39,8 +39,9 @@ def _composite(**kwargs):
     a = ShiftedDataModule(0, n_subjects=10)
     b = ShiftedDataModule(20, pai_names=("live", "photo", "video"), n_subjects=15)
     t = ShiftedDataModule(40, n_subjects=10)
-    defaults = dict(domains=["A", "B", "T"], image_size=16, batch_size=4, augment=False,
-                    meta_val_fraction=0.3)
+    defaults = dict(
+        domains=["A", "B", "T"], image_size=16, batch_size=4, augment=False, meta_val_fraction=0.3
+    )
     return CrossDatasetDataModule([a, b], t, **{**defaults, **kwargs}), (a, b, t)
 
 
@@ -49,10 +50,15 @@ def test_splits_come_from_the_right_domains_and_splits():
     train, dev, test = (dm.video_table(s) for s in ("train", "dev", "test"))
     assert set(train["domain"]) == {"A", "B"} and set(dev["domain"]) == {"A", "B"}
     assert set(test["domain"]) == {"T"}
-    for table, split, members in ((train, "train", (a, b)), (dev, "dev", (a, b)),
-                                  (test, "test", (t,))):
+    for table, split, members in (
+        (train, "train", (a, b)),
+        (dev, "dev", (a, b)),
+        (test, "test", (t,)),
+    ):
         expected = sorted(
-            f"{d}/{v}" for d, m in zip("ABT", (a, b, t), strict=True) if m in members
+            f"{d}/{v}"
+            for d, m in zip("ABT", (a, b, t), strict=True)
+            if m in members
             for v in m.video_table(split)["video"]
         )
         assert sorted(table["video"]) == expected, split
@@ -64,8 +70,15 @@ def test_splits_come_from_the_right_domains_and_splits():
 
 def test_species_are_named_per_domain():
     dm, _ = _composite()
-    assert dm.pai_names == ("live", "A/print", "A/replay", "B/photo", "B/video",
-                            "T/print", "T/replay")
+    assert dm.pai_names == (
+        "live",
+        "A/print",
+        "A/replay",
+        "B/photo",
+        "B/video",
+        "T/print",
+        "T/replay",
+    )
     table = dm.video_table("train")
     assert set(table["pai"]) == {"live", "A/print", "A/replay", "B/photo", "B/video"}
     assert ((table["pai"] == "live") == (table["label"] == "live")).all()
@@ -106,8 +119,9 @@ def test_loaders_read_each_domain_from_its_own_store():
 
 
 def test_source_train_and_target_test_splits_are_configurable():
-    dm, (a, _, t) = _composite(source_train_splits=["train", "test"],
-                               target_test_splits=["train", "test"])
+    dm, (a, _, t) = _composite(
+        source_train_splits=["train", "test"], target_test_splits=["train", "test"]
+    )
     train = dm.video_table("train")
     assert set(train["domain_split"]) == {"train", "test"}
     n_a = len(a.video_table("train")) + len(a.video_table("test"))
@@ -145,9 +159,15 @@ def test_target_may_not_be_a_source_and_default_domains_must_differ():
 def test_threshold_comes_from_source_dev_and_is_applied_to_the_target(tmp_path):
     dm, _ = _composite()
     system = SupervisedSystem(student=BrightnessStudent(), print_test_report=False)
-    trainer = Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                      enable_progress_bar=False, enable_model_summary=False,
-                      default_root_dir=tmp_path)
+    trainer = Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
     trainer.test(system, dm, verbose=False)
     dev = video_scores(system.student, dm, "dev")
     test = video_scores(system.student, dm, "test")
@@ -169,8 +189,7 @@ def test_threshold_comes_from_source_dev_and_is_applied_to_the_target(tmp_path):
 # ----------------------------------------------------------------- OULU-NPU as a domain
 def test_oulu_protocol_all_lists_every_video_by_folder(oulu_release, oulu_cache):
     dm = OULUNPUDataModule(oulu_release, protocol="all", cache_dir=oulu_cache, **OULU_CROPS)
-    for split, folder in (("train", "Train_files"), ("dev", "Dev_files"),
-                          ("test", "Test_files")):
+    for split, folder in (("train", "Train_files"), ("dev", "Dev_files"), ("test", "Test_files")):
         table = dm.video_table(split)
         on_disk = sorted(f"{folder}/{p.stem}" for p in (oulu_release / folder).glob("*.avi"))
         assert sorted(table["video"]) == on_disk
@@ -200,8 +219,9 @@ def test_a_root_of_another_benchmark_is_named(oulu_release):
 def test_relative_member_roots_are_taken_from_data_root(oulu_release, tmp_path):
     relative = OULUNPUDataModule("OULU-NPU", protocol="all")
     absolute = OULUNPUDataModule(oulu_release, protocol="all")
-    dm = CrossDatasetDataModule([relative], absolute, domains=["O1", "O2"],
-                                data_root=oulu_release.parent)
+    dm = CrossDatasetDataModule(
+        [relative], absolute, domains=["O1", "O2"], data_root=oulu_release.parent
+    )
     assert relative.root == oulu_release and absolute.root == oulu_release
     assert len(dm.video_table("train")) == len(absolute.video_table("train"))
 
@@ -212,7 +232,12 @@ CROSS_CONFIGS = sorted((ROOT / "configs" / "data" / "cross_dataset").glob("*.yam
 
 def test_every_cross_dataset_protocol_has_a_config():
     assert {p.stem for p in CROSS_CONFIGS} == {
-        "casia_to_replay", "replay_to_casia", "oci_to_m", "omi_to_c", "ocm_to_i", "icm_to_o",
+        "casia_to_replay",
+        "replay_to_casia",
+        "oci_to_m",
+        "omi_to_c",
+        "ocm_to_i",
+        "icm_to_o",
     }
 
 
@@ -221,12 +246,23 @@ def test_shipped_cross_dataset_configs_parse(config, capsys):
     from tests.test_configs import benchmark_args
 
     with pytest.raises(SystemExit) as exit_info:
-        main(["fit", *benchmark_args(config), "--data.init_args.data_root", "/data",
-              "--print_config"])
+        main(
+            [
+                "fit",
+                *benchmark_args(config),
+                "--data.init_args.data_root",
+                "/data",
+                "--print_config",
+            ]
+        )
     assert exit_info.value.code == 0
     printed = yaml.safe_load(capsys.readouterr().out)["data"]["init_args"]
-    letters = {"OULUNPUDataModule": "o", "CASIAFASDDataModule": "c",
-               "ReplayAttackDataModule": "i", "MSUMFSDDataModule": "m"}
+    letters = {
+        "OULUNPUDataModule": "o",
+        "CASIAFASDDataModule": "c",
+        "ReplayAttackDataModule": "i",
+        "MSUMFSDDataModule": "m",
+    }
     name = lambda member: letters[member["class_path"].rsplit(".", 1)[1]]
     sources = "".join(name(m) for m in printed["sources"])
     stem = config.stem.replace("casia", "c").replace("replay", "i")
@@ -234,7 +270,13 @@ def test_shipped_cross_dataset_configs_parse(config, capsys):
 
 
 def test_cli_trains_on_sources_and_tests_on_the_target(
-    oulu_release, oulu_cache, casia_release, casia_cache, msu_release, msu_cache, tmp_path,
+    oulu_release,
+    oulu_cache,
+    casia_release,
+    casia_cache,
+    msu_release,
+    msu_cache,
+    tmp_path,
     capsys,
 ):
     config = yaml.safe_load((ROOT / "tests" / "conf" / "tiny_mtfas.yaml").read_text())
@@ -248,21 +290,39 @@ def test_cli_trains_on_sources_and_tests_on_the_target(
         "class_path": "mtfas.datamodules.CrossDatasetDataModule",
         "init_args": {
             "sources": [
-                member("OULUNPUDataModule", oulu_release, oulu_cache, protocol="all",
-                       **OULU_CROPS),
-                member("CASIAFASDDataModule", casia_release, casia_cache,
-                       **{**boxes, "face_boxes": str(casia_release / FACE_BOX_FOLDER)}),
+                member("OULUNPUDataModule", oulu_release, oulu_cache, protocol="all", **OULU_CROPS),
+                member(
+                    "CASIAFASDDataModule",
+                    casia_release,
+                    casia_cache,
+                    **{**boxes, "face_boxes": str(casia_release / FACE_BOX_FOLDER)},
+                ),
             ],
-            "target": member("MSUMFSDDataModule", msu_release, msu_cache,
-                             **{**boxes, "face_boxes": str(msu_release / FACE_BOX_FOLDER)}),
-            "image_size": 32, "batch_size": 8, "eval_batch_size": 512,
+            "target": member(
+                "MSUMFSDDataModule",
+                msu_release,
+                msu_cache,
+                **{**boxes, "face_boxes": str(msu_release / FACE_BOX_FOLDER)},
+            ),
+            "image_size": 32,
+            "batch_size": 8,
+            "eval_batch_size": 512,
             "meta_val_fraction": 0.3,
         },
     }
     path = tmp_path / "cross.yaml"
     path.write_text(yaml.safe_dump(config))
-    main(["fit", "--config", str(path), "--trainer.fast_dev_run", "1",
-          "--trainer.default_root_dir", str(tmp_path)])
+    main(
+        [
+            "fit",
+            "--config",
+            str(path),
+            "--trainer.fast_dev_run",
+            "1",
+            "--trainer.default_root_dir",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert "dev-chosen threshold" in out and "HTER" in out
     for species in ("printed_photo", "ipad_video", "iphone_video"):
@@ -275,13 +335,22 @@ def test_cli_trains_on_sources_and_tests_on_the_target(
 
 # ----------------------------------------------------------------- data_root reaches every path
 #: Folder names the shipped configs give the copies under data_root.
-RELEASE_FOLDERS = {"OULU-NPU": "oulu_release", "CASIA-FASD": "casia_release",
-                   "Replay-Attack": "replay_release", "MSU-MFSD": "msu_release"}
+RELEASE_FOLDERS = {
+    "OULU-NPU": "oulu_release",
+    "CASIA-FASD": "casia_release",
+    "Replay-Attack": "replay_release",
+    "MSU-MFSD": "msu_release",
+}
 #: Every shipped cross-dataset config (wherever the config tree keeps them).
-DATA_CONFIGS = sorted({p.stem: p for p in [
-    *(ROOT / "configs" / "cross_dataset").glob("*.yaml"),
-    *(ROOT / "configs" / "data" / "cross_dataset").glob("*.yaml"),
-]}.values())
+DATA_CONFIGS = sorted(
+    {
+        p.stem: p
+        for p in [
+            *(ROOT / "configs" / "cross_dataset").glob("*.yaml"),
+            *(ROOT / "configs" / "data" / "cross_dataset").glob("*.yaml"),
+        ]
+    }.values()
+)
 
 
 def _instantiate(spec):
@@ -294,8 +363,9 @@ def _instantiate(spec):
     for key in ("sources", "target"):
         if key in args:
             value = args[key]
-            args[key] = ([_instantiate(v) for v in value] if isinstance(value, list)
-                         else _instantiate(value))
+            args[key] = (
+                [_instantiate(v) for v in value] if isinstance(value, list) else _instantiate(value)
+            )
     return getattr(importlib.import_module(module), name)(**args)
 
 
@@ -308,8 +378,9 @@ def test_data_root_reaches_every_path_the_members_derive(config, request, tmp_pa
     data_root = tmp_path / "data"
     data_root.mkdir()
     spec = yaml.safe_load(config.read_text())["data"]
-    names = [m["init_args"]["root"] for m in [*spec["init_args"]["sources"],
-                                               spec["init_args"]["target"]]]
+    names = [
+        m["init_args"]["root"] for m in [*spec["init_args"]["sources"], spec["init_args"]["target"]]
+    ]
     for name in names:
         (data_root / name).symlink_to(request.getfixturevalue(RELEASE_FOLDERS[name]))
     spec["init_args"]["data_root"] = str(data_root)
@@ -328,8 +399,9 @@ def test_data_root_reaches_every_path_the_members_derive(config, request, tmp_pa
         # The default crop cache is keyed by the rebased root.
         from mtfas.datamodules.video import default_cache_dir
 
-        assert member.cache_root == default_cache_dir(member.benchmark, data_root / Path(
-            names[dm.domains.index(domain)]))
+        assert member.cache_root == default_cache_dir(
+            member.benchmark, data_root / Path(names[dm.domains.index(domain)])
+        )
     # The composite lists every split of its members from data_root.
     for split in ("train", "dev", "test"):
         assert len(dm.video_table(split))
@@ -346,8 +418,9 @@ def test_data_root_after_a_listing_is_an_error(oulu_release):
     relative = OULUNPUDataModule("OULU-NPU", protocol="all")
     relative._split_tables = {"train": listed.video_table("train")}
     with pytest.raises(ConfigError, match="listed its videos before data_root"):
-        CrossDatasetDataModule([relative], target, domains=["a", "b"],
-                               data_root=oulu_release.parent)
+        CrossDatasetDataModule(
+            [relative], target, domains=["a", "b"], data_root=oulu_release.parent
+        )
 
 
 def test_too_few_subjects_are_named_with_their_numbers():
@@ -357,7 +430,8 @@ def test_too_few_subjects_are_named_with_their_numbers():
     with pytest.raises(ConfigError, match=r"from 1 training subject\(s\).*at least 2"):
         carve_meta_val(one, 0.2, 0)
     a, t = ShiftedDataModule(0, n_subjects=1), ShiftedDataModule(40, n_subjects=4)
-    dm = CrossDatasetDataModule([a], t, domains=["A", "T"], image_size=16, batch_size=4,
-                                meta_val_fraction=0.2)
+    dm = CrossDatasetDataModule(
+        [a], t, domains=["A", "T"], image_size=16, batch_size=4, meta_val_fraction=0.2
+    )
     with pytest.raises(ConfigError, match=r"fewer than 2 training subjects \(\{'A': 1\}\)"):
         dm.carve_meta_val(dm.video_table("train"))

@@ -24,10 +24,15 @@ from tests.fakes import TinyStudent
 
 def _dataset(uint8: bool, size: int = 24, transform=None) -> FrameDataset:
     rng = np.random.default_rng(0)
-    arrays = {f"v{i}": rng.integers(0, 256, (3, size, size, 3), dtype=np.uint8)
-              for i in range(4)}
-    table = pd.DataFrame({"video": list(arrays), "label": ["live", "attack"] * 2,
-                          "pai": ["live", "print"] * 2, "subject": [0, 1, 2, 3]})
+    arrays = {f"v{i}": rng.integers(0, 256, (3, size, size, 3), dtype=np.uint8) for i in range(4)}
+    table = pd.DataFrame(
+        {
+            "video": list(arrays),
+            "label": ["live", "attack"] * 2,
+            "pai": ["live", "print"] * 2,
+            "subject": [0, 1, 2, 3],
+        }
+    )
     return FrameDataset(table, ArrayStore(arrays), ["live", "print"], transform, uint8=uint8)
 
 
@@ -43,8 +48,7 @@ def test_normalise_matches_to_tensor_exactly():
 
 @pytest.mark.parametrize("workers", [0, 1])
 def test_uint8_loader_batches_equal_the_float_ones_after_normalisation(workers):
-    fast = DataLoader(_dataset(True), batch_size=5, collate_fn=collate_frames,
-                      num_workers=workers)
+    fast = DataLoader(_dataset(True), batch_size=5, collate_fn=collate_frames, num_workers=workers)
     slow = DataLoader(_dataset(False), batch_size=5)
     for a, b in zip(fast, slow, strict=True):
         assert a["image"].dtype == torch.uint8 and a["image"].shape == b["image"].shape
@@ -69,8 +73,10 @@ def test_systems_normalise_nested_uint8_batches():
     from mtfas.systems.supervised import training_images
 
     images = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
-    batch = {"train": {"image": images, "label": torch.tensor([0, 1])},
-             "meta_val": {"image": images.clone(), "label": torch.tensor([1, 0])}}
+    batch = {
+        "train": {"image": images, "label": torch.tensor([0, 1])},
+        "meta_val": {"image": images.clone(), "label": torch.tensor([1, 0])},
+    }
     for part, out in zip(("train", "meta_val"), split_meta_batch(batch)):
         assert torch.equal(out["image"], normalise(images))
         assert torch.equal(out["label"], batch[part]["label"])
@@ -80,8 +86,9 @@ def test_systems_normalise_nested_uint8_batches():
     # has no reason to warn that the module overrides a data module's hook.
     system = SupervisedSystem(student=TinyStudent(), pai_names=["live", "print"])
     assert type(system).on_after_batch_transfer is LightningModule.on_after_batch_transfer
-    assert torch.equal(system.predict_step({"image": images}, 0)["score"],
-                       system.score(normalise(images)))
+    assert torch.equal(
+        system.predict_step({"image": images}, 0)["score"], system.score(normalise(images))
+    )
     assert normalise_batch([{"image": images}])[0]["image"].dtype == torch.float32
 
 
@@ -103,12 +110,14 @@ def test_batched_fetch_copies_pixels_once_into_the_batch():
         single = dataset[index]
         assert torch.equal(item["image"], single["image"])
         assert {k: v for k, v in item.items() if k != "image"} == {
-            k: v for k, v in single.items() if k != "image"}
+            k: v for k, v in single.items() if k != "image"
+        }
     batch = collate_frames(items)
     assert batch["image"].data_ptr() == items.images.data_ptr()  # no second copy
     assert batch["image"].shape == (3, 3, 24, 24)
-    assert batch["video"].tolist() == [single["video"] for single in map(dataset.__getitem__,
-                                                                           [3, 0, 7])]
+    assert batch["video"].tolist() == [
+        single["video"] for single in map(dataset.__getitem__, [3, 0, 7])
+    ]
 
 
 def _augmented(seed: int, n: int = 4) -> list[np.ndarray]:
@@ -131,10 +140,12 @@ def test_loader_workers_draw_different_augmentations():
     from mtfas.transforms.augment import train_transform
 
     image = np.random.default_rng(3).integers(0, 256, (1, 24, 24, 3), dtype=np.uint8)
-    table = pd.DataFrame({"video": ["a", "b"], "label": ["live"] * 2, "pai": ["live"] * 2,
-                          "subject": [0, 1]})
-    dataset = FrameDataset(table, ArrayStore({"a": image, "b": image}), ["live"],
-                           train_transform(24), uint8=True)
+    table = pd.DataFrame(
+        {"video": ["a", "b"], "label": ["live"] * 2, "pai": ["live"] * 2, "subject": [0, 1]}
+    )
+    dataset = FrameDataset(
+        table, ArrayStore({"a": image, "b": image}), ["live"], train_transform(24), uint8=True
+    )
     torch.manual_seed(0)
     batches = list(DataLoader(dataset, batch_size=1, num_workers=2, collate_fn=collate_frames))
     assert not torch.equal(batches[0]["image"], batches[1]["image"])

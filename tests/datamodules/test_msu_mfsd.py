@@ -42,8 +42,12 @@ class TestMSUMFSDBenchmark(BenchmarkTests):
     def make_datamodule(cls, msu_release, msu_cache):
         def make(**overrides):
             root = overrides.pop("root", msu_release)
-            return _make(root, overrides.pop("cache_dir", msu_cache),
-                         boxes=msu_release / FACE_BOX_FOLDER, **overrides)
+            return _make(
+                root,
+                overrides.pop("cache_dir", msu_cache),
+                boxes=msu_release / FACE_BOX_FOLDER,
+                **overrides,
+            )
 
         return make
 
@@ -56,8 +60,11 @@ def test_pure_layout_has_the_official_size_and_names():
     for name in msu_mfsd_videos([7]):
         assert MSUName.parse(str(name)) == name
     assert str(MSUName(7, "android", "live")) == "real_client007_android_SD_scene01"
-    for bad in ("real_client001_laptop_SD_printed_photo_scene01",  # real with an attack
-                "attack_client001_laptop_SD_scene01", "real_client001_tablet_SD_scene01"):
+    for bad in (
+        "real_client001_laptop_SD_printed_photo_scene01",  # real with an attack
+        "attack_client001_laptop_SD_scene01",
+        "real_client001_tablet_SD_scene01",
+    ):
         with pytest.raises(ProtocolError, match="not an MSU-MFSD video name"):
             MSUName.parse(bad)
 
@@ -116,8 +123,9 @@ def test_without_lists_the_official_ones_or_the_given_ones_are_used(msu_release,
     given = _make(root, tmp_path, train_subjects=[2, 3, 5], test_subjects=[6])
     with pytest.warns(DatasetWarning, match=r"2 client\(s\) on disk are in neither list"):
         assert set(given.video_table("test")["subject"]) == {6}
-    assert set(given.video_table("train")["subject"]) | set(given.video_table("dev")["subject"]) \
-        == {2, 3, 5}
+    assert set(given.video_table("train")["subject"]) | set(
+        given.video_table("dev")["subject"]
+    ) == {2, 3, 5}
     with pytest.raises(ConfigError, match="give both train_subjects and test_subjects"):
         MSUMFSDDataModule(root, train_subjects=[2])
     with pytest.raises(ProtocolError, match="both in the training and the test list"):
@@ -175,15 +183,19 @@ def test_another_datasets_root_is_not_found(casia_release, tmp_path):
 
 # ----------------------------------------------------------------- rotation
 def test_rotate_entries_and_their_precedence(tmp_path):
-    rotate = {"android": 90, "real_client002_android_SD_scene01": 270,
-              "attack/attack_client003_android_SD_ipad_video_scene01": -180}
+    rotate = {
+        "android": 90,
+        "real_client002_android_SD_scene01": 270,
+        "attack/attack_client003_android_SD_ipad_video_scene01": -180,
+    }
     dm = MSUMFSDDataModule(tmp_path, rotate=rotate)
     assert dm.video_rotation("real/real_client002_android_SD_scene01") == 270
     assert dm.video_rotation("attack/attack_client003_android_SD_ipad_video_scene01") == 180
     assert dm.video_rotation("real/real_client003_android_SD_scene01") == 90
     assert dm.video_rotation("real/real_client003_laptop_SD_scene01") is None
-    assert MSUMFSDDataModule(tmp_path).video_rotation("real/real_client003_laptop_SD_scene01") \
-        is None
+    assert (
+        MSUMFSDDataModule(tmp_path).video_rotation("real/real_client003_laptop_SD_scene01") is None
+    )
     assert dm.cache_tag() != MSUMFSDDataModule(tmp_path).cache_tag()
     with pytest.raises(ConfigError, match="multiple of 90"):
         MSUMFSDDataModule(tmp_path, rotate={"android": 45})
@@ -215,7 +227,8 @@ def _android_crops(root, cache, **overrides):
 
 
 def test_sideways_videos_are_turned_upright_by_metadata_or_by_rotate(
-        msu_release, msu_bare_release, tmp_path):
+    msu_release, msu_bare_release, tmp_path
+):
     by_metadata, index = _android_crops(msu_release, tmp_path / "a")
     assert set(index["rotation"]) == {90} and len(by_metadata) == 24
     by_rotate, index = _android_crops(msu_bare_release, tmp_path / "b", rotate={"android": 90})
@@ -241,8 +254,16 @@ def test_shipped_configs_parse(config, capsys):
 
     extra = ["--data.init_args.rotate", "{android: 90}"] if "msu" in config else []
     with pytest.raises(SystemExit) as exit_info:
-        main(["fit", *benchmark_args(config), "--data.init_args.root", "/data/copy", *extra,
-              "--print_config"])
+        main(
+            [
+                "fit",
+                *benchmark_args(config),
+                "--data.init_args.root",
+                "/data/copy",
+                *extra,
+                "--print_config",
+            ]
+        )
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "root: /data/copy" in out and "face_boxes: null" in out

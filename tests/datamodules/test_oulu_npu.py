@@ -48,8 +48,12 @@ class TestOULUNPUBenchmark(BenchmarkTests):
     def make_datamodule(cls, oulu_release, oulu_cache, protocol, fold):
         def make(**overrides):
             overrides.setdefault("root", oulu_release)
-            return _make(cache=overrides.pop("cache_dir", oulu_cache), protocol=protocol,
-                         fold=fold, **overrides)
+            return _make(
+                cache=overrides.pop("cache_dir", oulu_cache),
+                protocol=protocol,
+                fold=fold,
+                **overrides,
+            )
 
         return make
 
@@ -169,9 +173,11 @@ def test_a_missing_protocol_file_is_named(oulu_release, tmp_path):
 
 @pytest.mark.parametrize(
     "line,match",
-    [("+1 1_1_01_1 extra", "line 42: expected 'label,video'"),
-     ("+1,1_1_01", "not an OULU-NPU video name"),
-     ("-1,1_1_01_7", "File digit 7")],
+    [
+        ("+1 1_1_01_1 extra", "line 42: expected 'label,video'"),
+        ("+1,1_1_01", "not an OULU-NPU video name"),
+        ("-1,1_1_01_7", "File digit 7"),
+    ],
 )
 def test_malformed_protocol_lines_are_located(oulu_release, tmp_path, line, match):
     root, protocols = _copy(oulu_release, tmp_path)
@@ -191,9 +197,15 @@ def test_a_root_without_the_layout_is_not_found(tmp_path):
 
 @pytest.mark.parametrize(
     "protocol,fold,match",
-    [(5, None, "protocols 1-4"), (0, None, "protocols 1-4"),
-     (1, 2, "has no folds"), (2, 1, "has no folds"),
-     (3, None, "pass fold=1..6"), (4, 7, "pass fold=1..6"), (3, 0, "pass fold=1..6")],
+    [
+        (5, None, "protocols 1-4"),
+        (0, None, "protocols 1-4"),
+        (1, 2, "has no folds"),
+        (2, 1, "has no folds"),
+        (3, None, "pass fold=1..6"),
+        (4, 7, "pass fold=1..6"),
+        (3, 0, "pass fold=1..6"),
+    ],
 )
 def test_unknown_protocol_or_fold(tmp_path, protocol, fold, match):
     with pytest.raises(ProtocolError, match=match):
@@ -212,8 +224,11 @@ def _one_video_per_split(root):
     protocols = root / "Protocols" / "Protocol_1"
     for name, user in (("Train", "01"), ("Dev", "21"), ("Test", "36")):
         path = protocols / f"{name}.txt"
-        lines = [ln for ln in path.read_text().splitlines() if ln.split(",")[1][:6] in (
-            f"1_1_{user}", f"1_3_{user}", f"1_2_{user}")]
+        lines = [
+            ln
+            for ln in path.read_text().splitlines()
+            if ln.split(",")[1][:6] in (f"1_1_{user}", f"1_3_{user}", f"1_2_{user}")
+        ]
         path.write_text("\n".join(lines) + "\n")
 
 

@@ -51,8 +51,9 @@ class TestReplayAttackBenchmark(BenchmarkTests):
     def make_datamodule(cls, replay_release, replay_cache, protocol):
         def make(**overrides):
             overrides.setdefault("root", replay_release)
-            return _make(cache=overrides.pop("cache_dir", replay_cache), protocol=protocol,
-                         **overrides)
+            return _make(
+                cache=overrides.pop("cache_dir", replay_cache), protocol=protocol, **overrides
+            )
 
         return make
 
@@ -107,7 +108,11 @@ def test_fields_come_from_the_name_and_folder(tables):
             name = ReplayName.parse(Path(row.video).name)
             assert str(name) == Path(row.video).name
             assert (row.subject, row.lighting, row.session, row.pai) == (
-                name.client, name.lighting, name.session, name.pai)
+                name.client,
+                name.lighting,
+                name.session,
+                name.pai,
+            )
             if name.is_live:
                 assert row.video.split("/")[1] == "real" and row.support == row.medium == ""
             else:
@@ -130,8 +135,9 @@ def test_unknown_zero_box_option(tmp_path):
 def _small_copy(release, tmp_path):
     """A copy with the live videos and print attacks only (fast to preprocess)."""
     root = tmp_path / "copy"
-    shutil.copytree(release, root, ignore=shutil.ignore_patterns("attack_mobile*",
-                                                                 "attack_highdef*"))
+    shutil.copytree(
+        release, root, ignore=shutil.ignore_patterns("attack_mobile*", "attack_highdef*")
+    )
     return root
 
 
@@ -178,8 +184,10 @@ def test_a_custom_face_locations_folder_gets_its_own_cache(replay_release, tmp_p
     dm = _make(replay_release, tmp_path / "cache", face_locations=moved)
     default = _make(replay_release, tmp_path / "cache")
     assert dm.crop_cache_dir != default.crop_cache_dir
-    assert dm.box_source("x").primary.annotation_path(
-        replay_release / "train/real/a.mov") == moved / "train/real/a.face"
+    assert (
+        dm.box_source("x").primary.annotation_path(replay_release / "train/real/a.mov")
+        == moved / "train/real/a.face"
+    )
 
 
 # ----------------------------------------------------------------- bad input

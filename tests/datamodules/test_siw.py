@@ -54,8 +54,12 @@ class TestSiWBenchmark(BenchmarkTests):
     def make_datamodule(cls, siw_release, siw_cache, protocol, subprotocol):
         def make(**overrides):
             overrides.setdefault("root", siw_release)
-            return _make(cache=overrides.pop("cache_dir", siw_cache), protocol=protocol,
-                         subprotocol=subprotocol, **overrides)
+            return _make(
+                cache=overrides.pop("cache_dir", siw_cache),
+                protocol=protocol,
+                subprotocol=subprotocol,
+                **overrides,
+            )
 
         return make
 
@@ -112,8 +116,7 @@ def test_dev_is_carved_from_train_subjects_the_same_way_in_every_protocol(tables
 
 def test_the_dev_draw_follows_the_seed_and_fraction(siw_release, tmp_path):
     draws = {
-        seed: tuple(_make(siw_release, tmp_path, dev_seed=seed).dev_subjects())
-        for seed in range(6)
+        seed: tuple(_make(siw_release, tmp_path, dev_seed=seed).dev_subjects()) for seed in range(6)
     }
     assert len(set(draws.values())) > 1
     assert len(_make(siw_release, tmp_path, dev_fraction=0.5).dev_subjects()) == 2
@@ -126,18 +129,25 @@ def test_species_and_fields_come_from_the_name(tables):
         for row in table.itertuples():
             name = SiWName.parse(Path(row.video).name)
             assert (row.subject, row.sensor, row.type, row.medium, row.session) == (
-                name.subject, name.sensor, name.type, name.medium, name.session)
+                name.subject,
+                name.sensor,
+                name.type,
+                name.medium,
+                name.session,
+            )
             assert row.pai == name.pai and row.label == name.label
             folder = "live" if name.type == 1 else "spoof"
             assert row.video.split("/")[1:3] == [folder, f"{name.subject:03d}"]
 
 
 def test_the_rules_as_pure_functions():
-    live, print2, replay3 = (SiWName.parse(n) for n in ("001-2-1-1-4", "001-1-2-2-1",
-                                                         "001-1-3-3-2"))
+    live, print2, replay3 = (
+        SiWName.parse(n) for n in ("001-2-1-1-4", "001-1-2-2-1", "001-1-3-3-2")
+    )
     assert print2.pai == "print2" and replay3.pai == "replay3" and live.label == "live"
-    assert all(in_protocol(p, s, split, live) for p, s in [(1, None), (2, 1), (3, 2)]
-               for split in SPLITS)
+    assert all(
+        in_protocol(p, s, split, live) for p, s in [(1, None), (2, 1), (3, 2)] for split in SPLITS
+    )
     assert in_protocol(2, 3, "test", replay3) and not in_protocol(2, 3, "train", replay3)
     assert not in_protocol(2, 1, "test", print2) and not in_protocol(2, 1, "train", print2)
     assert in_protocol(3, 1, "train", print2) and in_protocol(3, 1, "test", replay3)
@@ -146,9 +156,14 @@ def test_the_rules_as_pure_functions():
 
 @pytest.mark.parametrize(
     "protocol,sub,match",
-    [(0, None, "protocols 1-3"), (4, None, "protocols 1-3"), (1, 1, "no sub-protocols"),
-     (2, None, r"sub-protocols 1-4 .*medium k"), (2, 5, r"subprotocol=\[1, 2, 3, 4\]"),
-     (3, 3, r"sub-protocols 1-2 .*print")],
+    [
+        (0, None, "protocols 1-3"),
+        (4, None, "protocols 1-3"),
+        (1, 1, "no sub-protocols"),
+        (2, None, r"sub-protocols 1-4 .*medium k"),
+        (2, 5, r"subprotocol=\[1, 2, 3, 4\]"),
+        (3, 3, r"sub-protocols 1-2 .*print"),
+    ],
 )
 def test_unknown_protocol_or_subprotocol(tmp_path, protocol, sub, match):
     with pytest.raises(ProtocolError, match=match):
@@ -196,8 +211,9 @@ def test_an_oulu_root_is_not_siw(oulu_release, tmp_path):
         dm.prepare_data()
 
 
-def test_a_malformed_video_name_is_named_and_counted_and_the_rest_loads(siw_release, tmp_path,
-                                                                        capsys):
+def test_a_malformed_video_name_is_named_and_counted_and_the_rest_loads(
+    siw_release, tmp_path, capsys
+):
     root = _copy(siw_release, tmp_path)
     shutil.copy(root / "Train/live/001/001-1-1-1-1.mov", root / "Train/live/001/clip_7.mov")
     shutil.copy(root / "Train/live/001/001-1-1-1-1.mov", root / "Train/live/001/001-1-1.mov")
@@ -207,7 +223,9 @@ def test_a_malformed_video_name_is_named_and_counted_and_the_rest_loads(siw_rele
     reference = _make(siw_release, tmp_path / "cache").listing("train")
     assert list(table["video"]) == list(reference["video"])
     assert sorted(dm.skipped_files["malformed"]) == [
-        "Train/live/001/001-1-1.mov", "Train/live/001/clip_7.mov"]
+        "Train/live/001/001-1-1.mov",
+        "Train/live/001/clip_7.mov",
+    ]
     # prepare_data's summary counts them too.
     _only(root, {1, 2, 91})
     small = _make(root, tmp_path / "cache2", meta_val_fraction=0.0, dev_fraction=0.5)
@@ -220,8 +238,10 @@ def test_a_root_without_any_siw_name_is_a_clear_error(tmp_path):
     for split in ("Train", "Test"):
         (tmp_path / split / "live").mkdir(parents=True)
         (tmp_path / split / "live" / "clip_7.mov").write_bytes(b"x")
-    with pytest.raises(ProtocolError, match=r"none of the 1 video file\(s\).*Is .* SiW"), \
-            pytest.warns(DatasetWarning, match="clip_7"):
+    with (
+        pytest.raises(ProtocolError, match=r"none of the 1 video file\(s\).*Is .* SiW"),
+        pytest.warns(DatasetWarning, match="clip_7"),
+    ):
         _make(tmp_path, tmp_path / "cache").video_table("train")
 
 
@@ -233,10 +253,19 @@ def forms_release(tmp_path_factory):
     from mtfas.synthetic.layouts import write_siw
 
     return write_siw(
-        tmp_path_factory.mktemp("siw_forms") / "SiW", subjects_per_split=(3, 2),
-        sensors=[1, 2], live_sessions=[1, 2], live_media=[1, 2], attack_sessions=[1],
-        print_media=[1], replay_media=[1, 2], marked_subjects=[91], mp4_subjects=[2],
-        suffixed_subjects=[3], n_frames=2, size=64,
+        tmp_path_factory.mktemp("siw_forms") / "SiW",
+        subjects_per_split=(3, 2),
+        sensors=[1, 2],
+        live_sessions=[1, 2],
+        live_media=[1, 2],
+        attack_sessions=[1],
+        print_media=[1],
+        replay_media=[1, 2],
+        marked_subjects=[91],
+        mp4_subjects=[2],
+        suffixed_subjects=[3],
+        n_frames=2,
+        size=64,
     ).root
 
 
@@ -275,7 +304,8 @@ def test_the_marked_videos_are_cropped_with_their_face_files(forms_release, tmp_
     assert counts.frames_skipped["no_annotation"] == 0, counts
     index = pd.read_csv(dm.crop_cache_dir / "index.csv")
     assert {f"Test/live/091/091-2-1-{m}-{n}.m" for m in (1, 2) for n in (1, 2)} <= set(
-        index["video"])
+        index["video"]
+    )
 
 
 def test_idiap_dev_subjects_and_an_explicit_list(siw_release, tmp_path):
@@ -284,7 +314,8 @@ def test_idiap_dev_subjects_and_an_explicit_list(siw_release, tmp_path):
     assert _make(siw_release, tmp_path, dev_subjects=[2, 3]).dev_subjects() == [2, 3]
     # The tiny release holds Train subjects 1-4, of which Idiap's dev list has 3.
     assert _make(siw_release, tmp_path, dev_subjects="idiap").dev_subjects() == [
-        s for s in IDIAP_DEV_SUBJECTS if s <= 4]
+        s for s in IDIAP_DEV_SUBJECTS if s <= 4
+    ]
     with pytest.raises(ProtocolError, match=r"dev_subjects=\[7\].*holds 4 subject\(s\), not \[7\]"):
         _make(siw_release, tmp_path, dev_subjects=[7]).dev_subjects()
     with pytest.raises(ProtocolError, match="leave some for training"):
@@ -327,8 +358,9 @@ def test_an_empty_face_file_is_counted_with_or_without_the_detector(siw_release,
     root = _copy(siw_release, tmp_path)
     _only(root, {1, 2, 91})
     (root / "Test/spoof/091/091-1-3-2-1.face").write_text("")
-    strict = _make(root, tmp_path / "cache", detector_fallback=False, meta_val_fraction=0.0,
-                   dev_fraction=0.5)
+    strict = _make(
+        root, tmp_path / "cache", detector_fallback=False, meta_val_fraction=0.0, dev_fraction=0.5
+    )
     strict.prepare_data()
     counts = strict.last_preprocess.counts
     assert counts.frames_skipped["no_annotation"] == 3 and counts.videos_without_crops == 1
@@ -348,8 +380,9 @@ def test_a_missing_face_file_fails_the_video_without_the_detector(siw_release, t
     root = _copy(siw_release, tmp_path)
     _only(root, {1, 2, 91})
     (root / "Train/live/001/001-1-1-1-1.face").unlink()
-    dm = _make(root, tmp_path / "cache", detector_fallback=False, meta_val_fraction=0.0,
-               dev_fraction=0.5)
+    dm = _make(
+        root, tmp_path / "cache", detector_fallback=False, meta_val_fraction=0.0, dev_fraction=0.5
+    )
     dm.prepare_data()
     assert "1 failed" in capsys.readouterr().out
     with pytest.raises(DatasetError, match=r"001-1-1-1-1 \(bad_annotation\)"):
@@ -366,8 +399,9 @@ def test_a_corrupt_video_is_a_counted_failure(siw_release, tmp_path):
     assert counts.videos_failed == 1 and counts.failures[0].reason == "unreadable_video"
     with pytest.raises(DatasetError, match=r"091-1-1-1-1 \(unreadable_video\)"):
         dm.setup("fit")
-    lenient = _make(root, tmp_path / "cache", meta_val_fraction=0.0, dev_fraction=0.5,
-                    allow_missing_crops=True)
+    lenient = _make(
+        root, tmp_path / "cache", meta_val_fraction=0.0, dev_fraction=0.5, allow_missing_crops=True
+    )
     with pytest.warns(DatasetWarning, match="excluding 1 video"):
         lenient.setup("fit")
 

@@ -28,9 +28,16 @@ def trained(tmp_path_factory):
     )
     checkpoint = ModelCheckpoint(dirpath=root / "checkpoints", filename="tiny")
     trainer = Trainer(
-        max_epochs=1, limit_train_batches=2, limit_val_batches=1, num_sanity_val_steps=0,
-        accelerator="cpu", logger=False, callbacks=[checkpoint], enable_progress_bar=False,
-        enable_model_summary=False, default_root_dir=root,
+        max_epochs=1,
+        limit_train_batches=2,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+        accelerator="cpu",
+        logger=False,
+        callbacks=[checkpoint],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=root,
     )
     trainer.fit(system, data)
     return Path(checkpoint.best_model_path), system.eval()

@@ -304,9 +304,21 @@ def test_console_script_exits_2_with_a_message(genuine, tmp_path, marker, captur
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("MTFAS_DEBUG", None)
     done = subprocess.run(
-        [sys.executable, "-m", "mtfas", "predict", "--ckpt_path", str(crafted), "--input",
-         str(image)],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "mtfas",
+            "predict",
+            "--ckpt_path",
+            str(crafted),
+            "--input",
+            str(image),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
     )
     assert done.returncode == 2, done.stderr
     assert "'subprocess.Popen'" in done.stderr and "Traceback" not in done.stderr
@@ -354,7 +366,8 @@ def test_plain_hyperparameters_turn_objects_into_data(tmp_path):
     plain = plain_hyperparameters(hparams)
     assert plain["opt"] == {"class_path": "torch.optim.sgd.SGD"}
     assert plain["partial"] == {
-        "class_path": "torch.optim.sgd.SGD", "init_args": {"lr": 0.1, "betas": (0.9, 0.99)}
+        "class_path": "torch.optim.sgd.SGD",
+        "init_args": {"lr": 0.1, "betas": (0.9, 0.99)},
     }
     assert plain["function"] == f"{os.path.join.__module__}.join"
     assert plain["path"] == str(Path("a/b")) and plain["enum"] == "red"
@@ -377,13 +390,28 @@ def test_plain_hyperparameters_turn_objects_into_data(tmp_path):
         ({"_class_path": "evil_system.System"}, "'evil_system.System', which is not one of"),
         ({"_class_path": "os.system"}, "'os.system'"),
         ({"student": {"class_path": "evil_system.Net"}}, "'evil_system.Net'"),
-        ({"student": {"class_path": "mtfas.models.DepthNet",
-                      "init_args": {"theta": {"class_path": "subprocess.Popen"}}}},
-         "'subprocess.Popen'"),
-        ({"student_optimizer": {"class_path": "subprocess.Popen",
-                                "init_args": {"args": ["touch", "x"]}}}, "'subprocess.Popen'"),
-        ({"student_optimizer": "evil_system.make"},
-         r"import path\) names the class 'evil_system\.make'"),
+        (
+            {
+                "student": {
+                    "class_path": "mtfas.models.DepthNet",
+                    "init_args": {"theta": {"class_path": "subprocess.Popen"}},
+                }
+            },
+            "'subprocess.Popen'",
+        ),
+        (
+            {
+                "student_optimizer": {
+                    "class_path": "subprocess.Popen",
+                    "init_args": {"args": ["touch", "x"]},
+                }
+            },
+            "'subprocess.Popen'",
+        ),
+        (
+            {"student_optimizer": "evil_system.make"},
+            r"import path\) names the class 'evil_system\.make'",
+        ),
         ({"_instantiator": "evil_system.make"}, "instantiator"),
         ({"student": {"class_path": "mtfas.models.DepthNet", "eval": "x"}}, "keys besides"),
     ],
@@ -412,7 +440,8 @@ def test_cli_style_hparams_pass(genuine, tmp_path):
         "pai_names": ["live", "print"],
     }
     checkpoint["datamodule_hyper_parameters"] = {
-        "_class_path": "mtfas.datamodules.SyntheticDataModule", "n_subjects": 8,
+        "_class_path": "mtfas.datamodules.SyntheticDataModule",
+        "n_subjects": 8,
     }
     path = tmp_path / "cli.ckpt"
     torch.save(checkpoint, path)
@@ -426,12 +455,25 @@ def test_cli_style_hparams_pass(genuine, tmp_path):
 
 def test_checkpoint_written_by_the_cli_is_plain_data(tmp_path, capture):
     root = tmp_path / "run"
-    code = main([
-        "fit", "--config", TINY, "--trainer.max_epochs", "1",
-        "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
-        "--trainer.enable_checkpointing", "true", "--test_after_fit", "false",
-        "--trainer.default_root_dir", str(root),
-    ])
+    code = main(
+        [
+            "fit",
+            "--config",
+            TINY,
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.limit_train_batches",
+            "2",
+            "--trainer.limit_val_batches",
+            "1",
+            "--trainer.enable_checkpointing",
+            "true",
+            "--test_after_fit",
+            "false",
+            "--trainer.default_root_dir",
+            str(root),
+        ]
+    )
     assert code == 0
     paths = sorted(root.rglob("*.ckpt"))
     assert paths

@@ -183,5 +183,17 @@ def test_mtfas_predict_with_a_config_is_lightnings_predict(tmp_path):
     from tests.cli.test_cli import TINY
 
     # No --input: Lightning's predict loop over the config's data module.
-    assert main(["predict", "--config", TINY, "--trainer.fast_dev_run", "1",
-                 "--trainer.default_root_dir", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--config",
+                TINY,
+                "--trainer.fast_dev_run",
+                "1",
+                "--trainer.default_root_dir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )

@@ -62,11 +62,26 @@ def test_method_files_and_seeds_are_checked(tmp_path):
 
 @pytest.mark.slow
 def test_every_shipped_method_trains_the_same_student_and_is_tabulated(tmp_path, capsys):
-    assert {m.stem for m in METHODS} >= {"mtfas", "binary_map", "map_mean_bce",
-                                         "teacher_student"}
+    assert {m.stem for m in METHODS} >= {"mtfas", "binary_map", "map_mean_bce", "teacher_student"}
     out = tmp_path / "out"
-    assert main(["compare", "--config", TINY, "--trainer.fast_dev_run", "1",
-                 "--methods", *map(str, METHODS), "--seeds", "0", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--config",
+                TINY,
+                "--trainer.fast_dev_run",
+                "1",
+                "--methods",
+                *map(str, METHODS),
+                "--seeds",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     runs = pd.read_csv(out / "compare.csv")
     assert runs["method"].tolist() == [m.stem for m in METHODS]
     assert runs["acer"].between(0, 1).all()

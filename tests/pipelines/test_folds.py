@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _report(apcer, bpcer, species="print1"):
-    return SimpleNamespace(apcer=apcer, bpcer=bpcer, acer=(apcer + bpcer) / 2,
-                           worst_species=species, threshold=0.5)
+    return SimpleNamespace(
+        apcer=apcer, bpcer=bpcer, acer=(apcer + bpcer) / 2, worst_species=species, threshold=0.5
+    )
 
 
 def test_mean_and_std_over_folds(tmp_path, capsys):
@@ -62,17 +63,37 @@ def test_one_fold_is_shown_as_n1_not_nan(tmp_path):
 
 def test_a_fold_without_a_dev_threshold_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="test_after_fit"):
-        run_folds(fold_jobs("fold", [1]), lambda job, d: JobResult(job, {"test": _report(0, 0)}),
-                  tmp_path)
+        run_folds(
+            fold_jobs("fold", [1]), lambda job, d: JobResult(job, {"test": _report(0, 0)}), tmp_path
+        )
     with pytest.raises(ConfigError, match="distinct"):
         fold_jobs("fold", [1, 1])
 
 
 def test_pipeline_options_are_removed_from_the_fit_arguments():
-    argv = ["folds", "--config", "a.yaml", "--folds", "1", "2", "--config", "b.yaml",
-            "--key=fold", "--out", "o", "--trainer.max_epochs", "1"]
-    assert fit_arguments(argv, "folds") == ["--config", "a.yaml", "--config", "b.yaml",
-                                            "--trainer.max_epochs", "1"]
+    argv = [
+        "folds",
+        "--config",
+        "a.yaml",
+        "--folds",
+        "1",
+        "2",
+        "--config",
+        "b.yaml",
+        "--key=fold",
+        "--out",
+        "o",
+        "--trainer.max_epochs",
+        "1",
+    ]
+    assert fit_arguments(argv, "folds") == [
+        "--config",
+        "a.yaml",
+        "--config",
+        "b.yaml",
+        "--trainer.max_epochs",
+        "1",
+    ]
     argv = ["compare", "--methods", "m1.yaml", "m2.yaml", "--seeds", "0", "1", "-c", "x.yaml"]
     assert fit_arguments(argv, "compare") == ["-c", "x.yaml"]
 
@@ -101,8 +122,25 @@ def test_folds_runs_fit_and_test_per_fold(oulu_release, oulu_cache, tmp_path, ca
     data_path.write_text(yaml.safe_dump(data))
     out = tmp_path / "out"
     # Two --config files and flags, as in mtfas fit; --folds given (the plan would be 1-6).
-    assert main(["folds", "--config", str(model_path), "--config", str(data_path),
-                 "--folds", "1", "2", "--out", str(out), "--trainer.fast_dev_run", "1"]) == 0
+    assert (
+        main(
+            [
+                "folds",
+                "--config",
+                str(model_path),
+                "--config",
+                str(data_path),
+                "--folds",
+                "1",
+                "2",
+                "--out",
+                str(out),
+                "--trainer.fast_dev_run",
+                "1",
+            ]
+        )
+        == 0
+    )
     table = pd.read_csv(out / "folds.csv", dtype={"fold": str})
     assert table["fold"].tolist() == ["1", "2", "mean", "std"]
     assert table[["apcer", "bpcer", "acer"]].notna().all().all()
@@ -112,8 +150,18 @@ def test_folds_runs_fit_and_test_per_fold(oulu_release, oulu_cache, tmp_path, ca
     assert "=== fold_2 (2 of 2) ===" in printed and "| mean ± std |" in printed
     assert (out / "folds.md").read_text() in printed
     with pytest.raises(SystemExit) as exit_info:
-        main(["folds", "--config", str(model_path), "--config", str(data_path),
-              "--folds", "1", "--print_config"])
+        main(
+            [
+                "folds",
+                "--config",
+                str(model_path),
+                "--config",
+                str(data_path),
+                "--folds",
+                "1",
+                "--print_config",
+            ]
+        )
     assert exit_info.value.code == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["data"]["init_args"]["protocol"] == 3 and printed["folds"] == [1]
@@ -124,8 +172,15 @@ def test_shipped_oulu_configs_parse(protocol, capsys):
     from tests.test_configs import benchmark_args
 
     with pytest.raises(SystemExit) as exit_info:
-        main(["fit", *benchmark_args(f"oulu_npu/protocol_{protocol}.yaml"),
-              "--data.init_args.root", "/data/OULU-NPU", "--print_config"])
+        main(
+            [
+                "fit",
+                *benchmark_args(f"oulu_npu/protocol_{protocol}.yaml"),
+                "--data.init_args.root",
+                "/data/OULU-NPU",
+                "--print_config",
+            ]
+        )
     assert exit_info.value.code == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     data = printed["data"]
@@ -152,8 +207,10 @@ def test_the_data_module_declares_its_folds():
 
 def test_the_fold_key_is_passed_to_fit():
     jobs = fold_jobs("subprotocol", [1, 3])
-    assert [job.args for job in jobs] == [("--data.init_args.subprotocol", "1"),
-                                          ("--data.init_args.subprotocol", "3")]
+    assert [job.args for job in jobs] == [
+        ("--data.init_args.subprotocol", "1"),
+        ("--data.init_args.subprotocol", "3"),
+    ]
     assert [job.name for job in jobs] == ["subprotocol_1", "subprotocol_3"]
 
 

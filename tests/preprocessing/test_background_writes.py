@@ -18,6 +18,7 @@ def test_writes_run_in_order_off_the_calling_thread_and_close_waits():
             time.sleep(0.01)
             threads.add(threading.get_ident())
             done.append(i)
+
         return run
 
     with BackgroundWrites() as writes:

@@ -86,8 +86,9 @@ def test_zeroed_annotation_is_recomputed_and_fixing_it_too(dataset, tmp_path: Pa
     good = face.read_bytes()
     face.write_text("0 0 0 0\n" * dataset.n_frames)
     broken = _run(videos, tmp_path / "ref")
-    assert broken.counts.recomputed == {"live/v1": f"annotation file {face} changed (size "
-                                        f"{len(good)} -> {face.stat().st_size})"}
+    assert broken.counts.recomputed == {
+        "live/v1": f"annotation file {face} changed (size {len(good)} -> {face.stat().st_size})"
+    }
     assert broken.counts.videos_without_crops == 1 and "live/v1" not in set(broken.index.video)
     assert "recomputed 1 video(s)" in broken.summary()
     # Fixing the file and running again brings the crops back (the "no face" is not reused).
@@ -201,8 +202,9 @@ def test_damaged_crop_file_is_named_when_read_and_repaired_by_the_next_run(
     assert _cache_bytes(repaired.cache_dir) == _cache_bytes(reference.cache_dir)
     # Repaired for good: the next run reuses everything, reading works.
     assert _run(dataset.videos, tmp_path / "cache").counts.recomputed == {}
-    assert np.array_equal(CropCache(result.cache_dir).load("live/v2"),
-                          reference.open().load("live/v2"))
+    assert np.array_equal(
+        CropCache(result.cache_dir).load("live/v2"), reference.open().load("live/v2")
+    )
 
 
 def test_same_stat_garbage_is_found_by_full_verify(dataset, tmp_path: Path) -> None:

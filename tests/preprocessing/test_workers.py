@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -34,8 +35,10 @@ def test_worker_error_is_the_error_of_zero_workers(dataset, tmp_path: Path, star
         preprocess(jobs, SETTINGS, tmp_path / "a", workers=0, progress=False)
     with pytest.raises(ConfigError) as parallel:
         preprocess(jobs, SETTINGS, tmp_path / "b", 2, False, start_method=start_method)
-    assert str(parallel.value) == str(serial.value)
-    assert "v0.avi is not under videos_root" in str(parallel.value)
+    # The first video to fail depends on the scheduling; its message is the same.
+    named = re.search(r"live/(v\d)\.avi is not under videos_root", str(parallel.value))
+    assert named is not None, parallel.value
+    assert str(parallel.value) == str(serial.value).replace("v0.avi", f"{named[1]}.avi")
     import multiprocessing
 
     assert multiprocessing.active_children() == []  # the pool's workers were stopped
@@ -71,7 +74,10 @@ def test_script_without_main_guard_gets_a_clear_error(dataset, tmp_path: Path) -
     script.write_text(_UNGUARDED)
     run = subprocess.run(
         [sys.executable, str(script), str(dataset.root)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert run.returncode != 0
     last = run.stderr.strip().splitlines()[-1]
@@ -123,7 +129,9 @@ def test_workers_end_when_the_parent_is_killed(synth, tmp_path: Path) -> None:
     cache_dir = PreprocessSettings(size=16).cache_dir(tmp_path / "cache")
     child = subprocess.Popen(
         [sys.executable, str(script), str(data.root), str(tmp_path / "cache")],
-        stdout=subprocess.PIPE, text=True, cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
     )
     try:
         pids = json.loads(child.stdout.readline())

@@ -22,8 +22,13 @@ from tests.fakes import RandomDataModule, TinyStudent, TinyTeacher
 
 def trainer(root, **kwargs):
     defaults = dict(
-        accelerator="cpu", max_epochs=1, limit_train_batches=2, num_sanity_val_steps=0,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        accelerator="cpu",
+        max_epochs=1,
+        limit_train_batches=2,
+        num_sanity_val_steps=0,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
         default_root_dir=root,
     )
     return Trainer(**{**defaults, **kwargs})
@@ -34,8 +39,7 @@ def tested(tmp_path_factory):
     """A tiny fit + test with a CSV logger and the dashboard writing local files."""
     root = tmp_path_factory.mktemp("run")
     data = RandomDataModule(eval_batch_size=64)
-    system = MetaTeacherSystem(TinyStudent(), TinyTeacher(), inner_lr=0.05,
-                               print_test_report=False)
+    system = MetaTeacherSystem(TinyStudent(), TinyTeacher(), inner_lr=0.05, print_test_report=False)
     run = trainer(root, logger=CSVLogger(root, name="csv"), callbacks=[FASDashboard()])
     run.fit(system, data)
     run.test(system, data, verbose=False)
@@ -65,8 +69,11 @@ def test_scores_file_reproduces_the_reports(tested):
     pai = test["pai"].map({n: i for i, n in enumerate(data.pai_names)})
     threshold = system.test_reports["dev"].threshold
     report = pad_report(
-        torch.tensor(test["score"].to_numpy()), torch.tensor(test["label"].to_numpy()),
-        torch.tensor(pai.to_numpy()), threshold, data.pai_names,
+        torch.tensor(test["score"].to_numpy()),
+        torch.tensor(test["label"].to_numpy()),
+        torch.tensor(pai.to_numpy()),
+        threshold,
+        data.pai_names,
     )
     assert report.acer == pytest.approx(system.test_reports["test"].acer)
     assert report.apcer_per_species == pytest.approx(system.test_reports["test"].apcer_per_species)
@@ -109,8 +116,16 @@ def fake_run(folder, seed, species=("print", "replay")):
     labels = (pai > 0).long()
     scores = torch.tensor(rng.normal(size=len(pai)) + labels.numpy())
     report = pad_report(scores, labels, pai, 0.5, names)
-    table = pd.DataFrame({"split": "test", "video": range(len(pai)), "label": labels.numpy(),
-                          "pai": [names[i] for i in pai], "score": scores.numpy(), "n_frames": 1})
+    table = pd.DataFrame(
+        {
+            "split": "test",
+            "video": range(len(pai)),
+            "label": labels.numpy(),
+            "pai": [names[i] for i in pai],
+            "score": scores.numpy(),
+            "n_frames": 1,
+        }
+    )
     write_test_results(folder, table, {"dev": report, "test": report, "test_idealised": report})
     return report
 
@@ -160,8 +175,10 @@ def test_report_refuses_a_half_written_results_file(tmp_path, capsys, cut):
 def _with_config(run: Path, model: str, protocol: int, fold: int = 1) -> None:
     config = {
         "model": {"class_path": model, "init_args": {"student": {"width_mult": 0.5}}},
-        "data": {"class_path": "mtfas.datamodules.OULUNPUDataModule",
-                 "init_args": {"protocol": protocol, "fold": fold, "root": f"/data/{fold}"}},
+        "data": {
+            "class_path": "mtfas.datamodules.OULUNPUDataModule",
+            "init_args": {"protocol": protocol, "fold": fold, "root": f"/data/{fold}"},
+        },
         "seed_everything": fold,
     }
     (run / "config.yaml").write_text(yaml.safe_dump(config))

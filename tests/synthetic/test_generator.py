@@ -23,8 +23,14 @@ ATTACKS = PAI_NAMES[1:]
 
 
 def _clear_caches() -> None:
-    for fn in (layers.identity, layers.live_person, layers.room, layers.source,
-               layers.print_medium, layers.display_layers):
+    for fn in (
+        layers.identity,
+        layers.live_person,
+        layers.room,
+        layers.source,
+        layers.print_medium,
+        layers.display_layers,
+    ):
         fn.cache_clear()
 
 
@@ -37,7 +43,7 @@ def _face_patch(cap: Capture, t: int = 0) -> np.ndarray:
     x1, y1, x2, y2 = cap.boxes[t]
     cx, cy = 0.5 * (x1 + x2), 0.5 * (y1 + y2) + 0.12 * (y2 - y1)
     h = int(0.22 * (x2 - x1))
-    return _luma(cap.frames[t])[int(cy) - h:int(cy) + h, int(cx) - h:int(cx) + h]
+    return _luma(cap.frames[t])[int(cy) - h : int(cy) + h, int(cx) - h : int(cx) + h]
 
 
 def _hf_ratio(patch: np.ndarray) -> float:
@@ -117,8 +123,9 @@ def test_frames_of_a_capture_differ_by_small_motion() -> None:
 
 
 def test_subjects_differ() -> None:
-    lives = [render_capture(s, "live", n_frames=1, size=64).frames[0].astype(float)
-             for s in range(4)]
+    lives = [
+        render_capture(s, "live", n_frames=1, size=64).frames[0].astype(float) for s in range(4)
+    ]
     for i in range(4):
         for j in range(i + 1, 4):
             assert np.abs(lives[i] - lives[j]).mean() > 8, (i, j)
@@ -137,8 +144,7 @@ def test_devices_and_sessions_change_the_picture() -> None:
 @pytest.mark.parametrize("size", [48, 128])
 def test_eyes_and_boxes_lie_inside_the_frame(pai: str, size: int) -> None:
     for subject, device, session in ((0, 0, 0), (7, 3, 2), (12, 5, 1)):
-        cap = render_capture(subject, pai, device=device, session=session, n_frames=3,
-                             size=size)
+        cap = render_capture(subject, pai, device=device, session=session, n_frames=3, size=size)
         x1, y1, x2, y2 = cap.boxes.T
         assert (cap.boxes >= 0).all() and (cap.boxes <= size).all()
         assert (cap.eyes >= 0).all() and (cap.eyes <= size - 1).all()
@@ -149,8 +155,11 @@ def test_eyes_and_boxes_lie_inside_the_frame(pai: str, size: int) -> None:
         assert ((0.35 < width) & (width < 0.65)).all(), width
         # a 1.3x enlarged crop around the box stays mostly inside the frame
         cx, cy, half = 0.5 * (x1 + x2), 0.5 * (y1 + y2), 0.65 * np.maximum(x2 - x1, y2 - y1)
-        inside = (np.minimum(cx + half, size) - np.maximum(cx - half, 0)) * \
-            (np.minimum(cy + half, size) - np.maximum(cy - half, 0)) / (2 * half) ** 2
+        inside = (
+            (np.minimum(cx + half, size) - np.maximum(cx - half, 0))
+            * (np.minimum(cy + half, size) - np.maximum(cy - half, 0))
+            / (2 * half) ** 2
+        )
         assert (inside > 0.85).all(), inside
 
 
@@ -163,8 +172,8 @@ def test_eye_positions_point_at_dark_eye_features() -> None:
             x1, y1, x2, y2 = (round(float(v)) for v in cap.boxes[t])
             face = g[y1:y2, x1:x2].mean()
             for k in (0, 2):
-                x, y = (round(float(v)) for v in cap.eyes[t, k:k + 2])
-                assert g[y - 2:y + 3, x - 2:x + 3].min() < face - 0.1, (pai, t, k)
+                x, y = (round(float(v)) for v in cap.eyes[t, k : k + 2])
+                assert g[y - 2 : y + 3, x - 2 : x + 3].min() < face - 0.1, (pai, t, k)
 
 
 def test_attack_shows_the_same_subject_at_the_same_scale() -> None:
@@ -186,11 +195,12 @@ def test_attack_source_is_the_subject_at_another_moment() -> None:
     iod = np.linalg.norm(src.person.eyes[1] - src.person.eyes[0])
     assert iod == pytest.approx(2 * ident.eye_sep * ident.face_w * 128, rel=1e-6)
     live = layers.live_person(0, 2, 0, 128)
-    assert src.person.rgba.shape != live.rgba.shape or \
-        not np.array_equal(src.person.rgba, live.rgba)
+    assert src.person.rgba.shape != live.rgba.shape or not np.array_equal(
+        src.person.rgba, live.rgba
+    )
     sc = src.person.rgba.shape[0]
     off = (sc - 128) // 2
-    crop = src.person.rgba[off:off + 128, off:off + 128]
+    crop = src.person.rgba[off : off + 128, off : off + 128]
     assert np.abs(crop - live.rgba).mean() > 1e-3
 
 
@@ -251,8 +261,9 @@ def test_negative_subject_raises_and_errors_are_library_errors() -> None:
 
 def test_six_devices_and_three_sessions_are_supported() -> None:
     assert N_DEVICES >= 6 and N_SESSIONS >= 3
-    cap = render_capture(0, "print1", device=N_DEVICES - 1, session=N_SESSIONS - 1,
-                         n_frames=1, size=32)
+    cap = render_capture(
+        0, "print1", device=N_DEVICES - 1, session=N_SESSIONS - 1, n_frames=1, size=32
+    )
     assert cap.frames.shape == (1, 32, 32, 3)
 
 
@@ -262,10 +273,10 @@ def test_sample_grid_shape_and_labels() -> None:
     assert grid.shape == (header + 2 * 48, len(PAI_NAMES) * 48, 3)
     assert grid.dtype == np.uint8
     for col in range(len(PAI_NAMES)):  # a label (dark text on white) above every column
-        cell = grid[:header, col * 48:(col + 1) * 48]
+        cell = grid[:header, col * 48 : (col + 1) * 48]
         assert (cell < 100).any() and (cell == 255).mean() > 0.5
     first = render_capture(1, "replay2", device=1, session=1, n_frames=1, size=48, seed=3)
-    assert np.array_equal(grid[header + 48:, 4 * 48:], first.frames[0])
+    assert np.array_equal(grid[header + 48 :, 4 * 48 :], first.frames[0])
 
 
 def test_write_sample_grid_writes_a_readable_png(tmp_path) -> None:

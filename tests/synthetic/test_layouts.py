@@ -34,8 +34,10 @@ def _names(lines):
 
 def _sizes(lists, protocol, fold=None):
     suffix = "" if fold is None else f"_{fold}"
-    return [len(lists[f"Protocols/Protocol_{protocol}/{s}{suffix}.txt"])
-            for s in ("Train", "Dev", "Test")]
+    return [
+        len(lists[f"Protocols/Protocol_{protocol}/{s}{suffix}.txt"])
+        for s in ("Train", "Dev", "Test")
+    ]
 
 
 # ----------------------------------------------------------------- protocols (pure)
@@ -80,9 +82,7 @@ def test_protocol_rules():
         assert {n.phone for n in p3["Train"] + p3["Dev"]} == set(range(1, 7)) - {k}
         test_p3.update(str(n) for n in p3["Test"])
         p4 = {s: _names(lists[f"Protocols/Protocol_4/{s}_{k}.txt"]) for s in users}
-        assert {(n.phone, n.session, n.file) for n in p4["Test"]} == {
-            (k, 3, f) for f in (1, 3, 5)
-        }
+        assert {(n.phone, n.session, n.file) for n in p4["Test"]} == {(k, 3, f) for f in (1, 3, 5)}
         train_dev = p4["Train"] + p4["Dev"]
         assert k not in {n.phone for n in train_dev}
         assert {n.session for n in train_dev} == {1, 2}
@@ -96,8 +96,9 @@ def test_subsets_give_the_folds_of_their_phones():
     assert users == {"train": [1, 2], "dev": [21, 22], "test": [36, 37]}
     lists = oulu_npu_protocols(phones=[2, 5], sessions=[1, 3], users=users)
     folds = {p for p in lists if "Protocol_3" in p}
-    assert folds == {f"Protocols/Protocol_3/{s}_{k}.txt" for s in ("Train", "Dev", "Test")
-                     for k in (2, 5)}
+    assert folds == {
+        f"Protocols/Protocol_3/{s}_{k}.txt" for s in ("Train", "Dev", "Test") for k in (2, 5)
+    }
     assert _sizes(lists, 1) == [2 * 2 * 1 * 5] * 2 + [2 * 2 * 1 * 5]
     assert _sizes(lists, 3, 5) == [2 * 1 * 2 * 5] * 3
 
@@ -108,8 +109,17 @@ def test_bad_user_counts(value):
         users_by_split(value)
 
 
-@pytest.mark.parametrize("knob,value", [("phones", [0]), ("phones", [1, 1]), ("sessions", [4]),
-                                        ("sessions", []), ("size", 16), ("n_frames", 0)])
+@pytest.mark.parametrize(
+    "knob,value",
+    [
+        ("phones", [0]),
+        ("phones", [1, 1]),
+        ("sessions", [4]),
+        ("sessions", []),
+        ("size", 16),
+        ("n_frames", 0),
+    ],
+)
 def test_bad_writer_knobs(tmp_path, knob, value):
     with pytest.raises(ConfigError, match=knob):
         write_oulu_npu(tmp_path / "out", **{knob: value})
@@ -121,8 +131,13 @@ def test_video_names_and_folders(oulu_release):
     expected = {"Train_files": (1, 2), "Dev_files": (21, 22), "Test_files": (36, 37)}
     for folder, users in expected.items():
         videos = sorted(p.name for p in (oulu_release / folder).glob("*.avi"))
-        wanted = sorted(f"{phone}_{session}_{user:02d}_{file}.avi" for phone in (1, 2)
-                        for session in (1, 2, 3) for user in users for file in range(1, 6))
+        wanted = sorted(
+            f"{phone}_{session}_{user:02d}_{file}.avi"
+            for phone in (1, 2)
+            for session in (1, 2, 3)
+            for user in users
+            for file in range(1, 6)
+        )
         assert videos == wanted
         assert len(list((oulu_release / folder).glob("*.txt"))) == len(wanted)
     assert not list(oulu_release.rglob(".*tmp*"))
@@ -135,8 +150,9 @@ def test_eye_files_give_one_line_per_frame_from_zero(oulu_release):
         "Test_files/1_1_37_1": (37, 0, 1, 1),
     }.items():
         lines = (oulu_release / f"{name}.txt").read_text().splitlines()
-        capture = render_capture(user, pai, device=phone - 1, session=session - 1,
-                                 n_frames=3, size=64, seed=0)
+        capture = render_capture(
+            user, pai, device=phone - 1, session=session - 1, n_frames=3, size=64, seed=0
+        )
         assert len(lines) == 3
         for t, line in enumerate(lines):
             values = [float(v) for v in line.split(",")]
@@ -156,8 +172,9 @@ def test_videos_round_trip_losslessly(oulu_release):
 def test_protocol_files_on_disk_match_the_pure_function(oulu_release):
     users = users_by_split(OULU_RELEASE["users_per_split"])
     lists = oulu_npu_protocols(OULU_RELEASE["phones"], OULU_RELEASE["sessions"], users)
-    on_disk = {p.relative_to(oulu_release).as_posix() for p in
-               (oulu_release / "Protocols").rglob("*.txt")}
+    on_disk = {
+        p.relative_to(oulu_release).as_posix() for p in (oulu_release / "Protocols").rglob("*.txt")
+    }
     assert on_disk == set(lists)
     for relative, lines in lists.items():
         text = (oulu_release / relative).read_text()
@@ -190,9 +207,11 @@ def test_the_writer_resumes_and_protects_other_folders(tmp_path):
 
 def test_an_unavailable_codec_falls_back_to_mjpg_with_a_warning(monkeypatch):
     real = codec_module.round_trips
-    monkeypatch.setattr(codec_module, "round_trips",
-                        lambda fourcc, suffix=".avi": None if fourcc == "FFV1"
-                        else real(fourcc, suffix))
+    monkeypatch.setattr(
+        codec_module,
+        "round_trips",
+        lambda fourcc, suffix=".avi": None if fourcc == "FFV1" else real(fourcc, suffix),
+    )
     with pytest.warns(DatasetWarning, match="not available"):
         codec = video_codec("FFV1")
     assert codec.fourcc == "MJPG" and not codec.lossless
@@ -200,9 +219,30 @@ def test_an_unavailable_codec_falls_back_to_mjpg_with_a_warning(monkeypatch):
 
 def test_synth_command_writes_a_release(tmp_path, capsys):
     out = tmp_path / "oulu"
-    assert main(["synth", "--layout", "oulu-npu", "--out", str(out), "--phones", "4",
-                 "--sessions", "1", "--users", "1", "1", "2", "--frames", "1",
-                 "--size", "32"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--layout",
+                "oulu-npu",
+                "--out",
+                str(out),
+                "--phones",
+                "4",
+                "--sessions",
+                "1",
+                "--users",
+                "1",
+                "1",
+                "2",
+                "--frames",
+                "1",
+                "--size",
+                "32",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "20 videos" in printed and "FFV1 (lossless)" in printed
     assert (out / "Test_files" / "4_1_37_5.avi").is_file()

@@ -45,8 +45,7 @@ def test_full_siw_settings_give_about_the_official_size():
 
 
 def test_siw_files_and_face_boxes(siw_release):
-    videos = sorted(p.relative_to(siw_release).as_posix()
-                    for p in siw_release.rglob("*.mov"))
+    videos = sorted(p.relative_to(siw_release).as_posix() for p in siw_release.rglob("*.mov"))
     assert len(videos) == 48 and not list(siw_release.rglob(".*tmp*"))
     for relative in videos:
         split, label, subject, file = relative.split("/")
@@ -57,8 +56,13 @@ def test_siw_files_and_face_boxes(siw_release):
     name = SiWName.parse("003-1-3-4-1")
     lines = (siw_release / "Train/spoof/003/003-1-3-4-1.face").read_text().splitlines()
     conditions = synthetic_conditions(name)
-    assert conditions == {"subject": 2003, "pai": "replay2", "device": 2, "session": 0,
-                          "segment": 0}
+    assert conditions == {
+        "subject": 2003,
+        "pai": "replay2",
+        "device": 2,
+        "session": 0,
+        "segment": 0,
+    }
     capture = render_capture(2003, "replay2", device=2, session=0, n_frames=4, size=64, seed=0)
     boxes = np.array([[float(v) for v in line.split(" ")] for line in lines])
     assert boxes.shape == (4, 4) and np.allclose(boxes, capture.boxes, atol=0.5)
@@ -67,16 +71,25 @@ def test_siw_files_and_face_boxes(siw_release):
 
 
 def test_no_two_siw_videos_are_identical(siw_release):
-    digests = {hashlib.sha256(read_video(p).tobytes()).hexdigest()
-               for p in siw_release.rglob("*.mov")}
+    digests = {
+        hashlib.sha256(read_video(p).tobytes()).hexdigest() for p in siw_release.rglob("*.mov")
+    }
     assert len(digests) == 48
     later = synthetic_conditions(SiWName(1, 1, 1, 1, 4))
     assert later["session"] == 0 and later["segment"] == 1
 
 
-@pytest.mark.parametrize("knob,value", [("subjects_per_split", (91, 1)), ("sensors", [3]),
-                                        ("replay_media", [5]), ("print_media", []),
-                                        ("size", 16), ("n_frames", 0)])
+@pytest.mark.parametrize(
+    "knob,value",
+    [
+        ("subjects_per_split", (91, 1)),
+        ("sensors", [3]),
+        ("replay_media", [5]),
+        ("print_media", []),
+        ("size", 16),
+        ("n_frames", 0),
+    ],
+)
 def test_bad_siw_knobs(tmp_path, knob, value):
     with pytest.raises(ConfigError, match=knob):
         write_siw(tmp_path / "out", **{knob: value})
@@ -85,12 +98,24 @@ def test_bad_siw_knobs(tmp_path, knob, value):
 
 def test_the_siw_writer_writes_the_real_name_forms(tmp_path):
     out = tmp_path / "siw"
-    release = write_siw(out, subjects_per_split=(2, 1), sensors=[1, 2], live_sessions=[1, 2],
-                        live_media=[1, 2], attack_sessions=[1], print_media=[1],
-                        replay_media=[1], marked_subjects=[91], mp4_subjects=[2],
-                        suffixed_subjects=[1], n_frames=1, size=32)
-    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.suffix != ".json"
-             and p.is_file()}
+    release = write_siw(
+        out,
+        subjects_per_split=(2, 1),
+        sensors=[1, 2],
+        live_sessions=[1, 2],
+        live_media=[1, 2],
+        attack_sessions=[1],
+        print_media=[1],
+        replay_media=[1],
+        marked_subjects=[91],
+        mp4_subjects=[2],
+        suffixed_subjects=[1],
+        n_frames=1,
+        size=32,
+    )
+    files = {
+        p.relative_to(out).as_posix() for p in out.rglob("*") if p.suffix != ".json" and p.is_file()
+    }
     videos = {f for f in files if not f.endswith(".face")}
     assert release.n_videos == len(videos) == 3 * 2 * (4 + 2)
     # Every video has its .face beside it, with the same stem.
@@ -108,9 +133,16 @@ def test_the_siw_writer_writes_the_real_name_forms(tmp_path):
 
 
 def test_the_siw_writer_resumes(tmp_path):
-    tiny = {"subjects_per_split": 1, "sensors": [2], "live_sessions": [1],
-            "attack_sessions": [1], "print_media": [1], "replay_media": [4],
-            "n_frames": 1, "size": 32}
+    tiny = {
+        "subjects_per_split": 1,
+        "sensors": [2],
+        "live_sessions": [1],
+        "attack_sessions": [1],
+        "print_media": [1],
+        "replay_media": [4],
+        "n_frames": 1,
+        "size": 32,
+    }
     out = tmp_path / "siw"
     assert write_siw(out, **tiny).n_written == 6
     assert write_siw(out, **tiny).n_written == 0
@@ -125,8 +157,7 @@ def test_the_siw_writer_resumes(tmp_path):
 # ----------------------------------------------------------------- Replay-Attack
 def test_full_replay_settings_give_the_official_sizes():
     videos = replay_attack_videos(clients_by_split())
-    for split, (live, attacks) in {"train": (60, 300), "dev": (60, 300),
-                                   "test": (80, 400)}.items():
+    for split, (live, attacks) in {"train": (60, 300), "dev": (60, 300), "test": (80, 400)}.items():
         names = [name for s, _, name in videos if s == split]
         assert sum(n.is_live for n in names) == live
         assert sum(not n.is_live for n in names) == attacks
@@ -145,8 +176,7 @@ def test_replay_files_face_locations_and_enrolment(replay_release):
         assert len(lines) == 4 and lines[0] == "0 0 0 0 0"
         assert [int(line.split()[0]) for line in lines] == [0, 1, 2, 3]
     video = Path("train/attack/hand/attack_mobile_client002_session01_mobile_video_adverse")
-    capture = render_capture(3002, "replay1", device=5, session=1, n_frames=8, size=64,
-                             seed=0)
+    capture = render_capture(3002, "replay1", device=5, session=1, n_frames=8, size=64, seed=0)
     frames = read_video(replay_release / video.with_suffix(".mov"))
     assert np.array_equal(frames, capture.frames[4:])
     face = (replay_release / "face-locations" / video.with_suffix(".face")).read_text()
@@ -155,15 +185,26 @@ def test_replay_files_face_locations_and_enrolment(replay_release):
 
 
 def test_no_two_replay_videos_are_identical(replay_release):
-    digests = {hashlib.sha256(read_video(p).tobytes()).hexdigest()
-               for p in replay_release.rglob("*.mov") if "enroll" not in p.parts}
+    digests = {
+        hashlib.sha256(read_video(p).tobytes()).hexdigest()
+        for p in replay_release.rglob("*.mov")
+        if "enroll" not in p.parts
+    }
     assert len(digests) == 88
 
 
-@pytest.mark.parametrize("knob,value", [("subjects_per_split", (1, 1)), ("lightings", ["dim"]),
-                                        ("supports", []), ("devices", ["tablet"]),
-                                        ("takes", [3]), ("zero_box_frames", [-1]),
-                                        ("enroll_clients", -1)])
+@pytest.mark.parametrize(
+    "knob,value",
+    [
+        ("subjects_per_split", (1, 1)),
+        ("lightings", ["dim"]),
+        ("supports", []),
+        ("devices", ["tablet"]),
+        ("takes", [3]),
+        ("zero_box_frames", [-1]),
+        ("enroll_clients", -1),
+    ],
+)
 def test_bad_replay_knobs(tmp_path, knob, value):
     with pytest.raises(ConfigError, match=knob):
         write_replay_attack(tmp_path / "out", **{knob: value})
@@ -172,18 +213,51 @@ def test_bad_replay_knobs(tmp_path, knob, value):
 
 def test_synth_command_writes_both_layouts(tmp_path, capsys):
     out = tmp_path / "siw"
-    assert main(["synth", "--layout", "siw", "--out", str(out), "--subjects", "1", "1",
-                 "--frames", "1", "--size", "32"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--layout",
+                "siw",
+                "--out",
+                str(out),
+                "--subjects",
+                "1",
+                "1",
+                "--frames",
+                "1",
+                "--size",
+                "32",
+            ]
+        )
+        == 0
+    )
     assert "siw release" in capsys.readouterr().out
     assert (out / "Test/spoof/091/091-2-3-4-2.mov").is_file()
     out = tmp_path / "replay"
-    assert main(["synth", "--layout", "replay-attack", "--out", str(out), "--subjects", "1",
-                 "--frames", "1", "--size", "32"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--layout",
+                "replay-attack",
+                "--out",
+                str(out),
+                "--subjects",
+                "1",
+                "--frames",
+                "1",
+                "--size",
+                "32",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "78 videos (78 rendered now)" in printed and "FFV1 (lossless)" in printed
-    assert (out / "face-locations/devel/real/"
-            "client016_session01_webcam_authenticate_adverse_2.face").is_file()
-
+    assert (
+        out / "face-locations/devel/real/client016_session01_webcam_authenticate_adverse_2.face"
+    ).is_file()
 
 
 def test_ffv1_in_mov_is_written_exactly_and_quietly(tmp_path, capfd):

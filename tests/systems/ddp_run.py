@@ -48,19 +48,32 @@ class Recorder(Callback):
 
 def main() -> None:
     import faulthandler
+
     faulthandler.dump_traceback_later(300, exit=True)  # fail, never hang, the test
     out, backend, steps = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     seed_everything(0)
     sgd = functools.partial(torch.optim.SGD, lr=LR)
     system = MetaTeacherSystem(
-        student=TinyStudent(batchnorm=True), teacher=TinyTeacher(), inner_lr=0.05,
-        backend=backend, student_optimizer=sgd, teacher_optimizer=sgd,
+        student=TinyStudent(batchnorm=True),
+        teacher=TinyTeacher(),
+        inner_lr=0.05,
+        backend=backend,
+        student_optimizer=sgd,
+        teacher_optimizer=sgd,
     )
     dm = RandomDataModule(n_subjects=10, batch_size=4, meta_val_batch_size=4)
     trainer = Trainer(
-        accelerator="cpu", devices=2, strategy="ddp", max_steps=steps, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        num_sanity_val_steps=0, limit_val_batches=0, callbacks=[Recorder(out)],
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp",
+        max_steps=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        callbacks=[Recorder(out)],
     )
     trainer.fit(system, dm)
 

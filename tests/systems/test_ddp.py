@@ -12,6 +12,7 @@ import torch
 
 from mtfas.systems.inner_loop import make_inner_loop
 from mtfas.systems.losses import supervision_target, validation_loss
+from mtfas.transforms import normalise_batch
 from tests.fakes import TinyStudent, TinyTeacher
 
 pytestmark = pytest.mark.ddp
@@ -23,9 +24,18 @@ LR = 0.1
 def _run(tmp_path: Path, backend: str, steps: int) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "systems" / "ddp_run.py"), str(tmp_path), backend,
-         str(steps)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            str(ROOT / "tests" / "systems" / "ddp_run.py"),
+            str(tmp_path),
+            backend,
+            str(steps),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
@@ -35,11 +45,18 @@ def _grads(state: dict, backend: str) -> tuple[list, list]:
     student, teacher = TinyStudent(batchnorm=True), TinyTeacher()
     student.load_state_dict(state["student"])
     teacher.load_state_dict(state["teacher"])
-    train, meta_val = state["batch"]["train"], state["batch"]["meta_val"]
+    # The recorded batch is as the loader gives it (uint8); the systems normalise in steps.
+    batch = normalise_batch(state["batch"])
+    train, meta_val = batch["train"], batch["meta_val"]
     target = supervision_target(teacher(train["image"]), train["label"])
     loop = make_inner_loop(backend, 1, 0.05, False)
-    res = loop.run(student, train["image"], target, meta_val["image"],
-                   lambda m: validation_loss("map_mean_bce", m, meta_val["label"]))
+    res = loop.run(
+        student,
+        train["image"],
+        target,
+        meta_val["image"],
+        lambda m: validation_loss("map_mean_bce", m, meta_val["label"]),
+    )
     t_grads = torch.autograd.grad(res.val_loss, list(teacher.parameters()))
     return list(t_grads), res.student_grads
 
@@ -54,8 +71,9 @@ def test_ddp_keeps_ranks_identical_and_averages_gradients(tmp_path, backend):
                 continue  # BatchNorm statistics are per process (DDP broadcasts rank 0's)
             assert torch.equal(value, final[1][net][name]), (net, name)
     starts = [torch.load(tmp_path / f"step0_rank{r}.pt") for r in (0, 1)]
-    assert not torch.equal(starts[0]["batch"]["train"]["image"],
-                           starts[1]["batch"]["train"]["image"])  # really different data
+    assert not torch.equal(
+        starts[0]["batch"]["train"]["image"], starts[1]["batch"]["train"]["image"]
+    )  # really different data
     per_rank = [_grads(s, backend) for s in starts]
     teacher0 = TinyTeacher()
     teacher0.load_state_dict(starts[0]["teacher"])

@@ -40,8 +40,17 @@ def _nets(kind: str):
     return student.double().train(), teacher.double().train(), size
 
 
-def _step(backend, student, teacher, size, val_loss="map_mean_bce", *, sync=True,
-          first_order=False, detach_target=False):
+def _step(
+    backend,
+    student,
+    teacher,
+    size,
+    val_loss="map_mean_bce",
+    *,
+    sync=True,
+    first_order=False,
+    detach_target=False,
+):
     """One inner loop on a copy of ``student``; returns (teacher grads, result, copy)."""
     student = copy.deepcopy(student)
     x_tr, y_tr = _batch(1, size=size)
@@ -50,8 +59,14 @@ def _step(backend, student, teacher, size, val_loss="map_mean_bce", *, sync=True
     if detach_target:
         target = target.detach()
     loop = make_inner_loop(backend, 1, LR, first_order)
-    result = loop.run(student, x_tr, target, x_val,
-                      lambda m: validation_loss(val_loss, m, y_val), sync_bn_stats=sync)
+    result = loop.run(
+        student,
+        x_tr,
+        target,
+        x_val,
+        lambda m: validation_loss(val_loss, m, y_val),
+        sync_bn_stats=sync,
+    )
     grads = None
     if not detach_target:
         grads = torch.autograd.grad(result.val_loss, list(teacher.parameters()))
@@ -79,8 +94,9 @@ def test_jvp_matches_higher_and_torch_func(nets, val_loss):
         g_ref, r_ref, s_ref = runs[name]
         assert _rel_err(g_jvp, g_ref) < 1e-6, name
         # The surrogate's value is exactly the validation loss (up to rounding).
-        torch.testing.assert_close(r_jvp.val_loss.detach(), r_ref.val_loss.detach(),
-                                   rtol=1e-12, atol=0)
+        torch.testing.assert_close(
+            r_jvp.val_loss.detach(), r_ref.val_loss.detach(), rtol=1e-12, atol=0
+        )
         torch.testing.assert_close(r_jvp.teach_loss, r_ref.teach_loss, rtol=1e-12, atol=0)
         assert len(r_jvp.student_grads) == len(r_ref.student_grads)
         for a, b in zip(r_jvp.student_grads, r_ref.student_grads, strict=True):
@@ -176,8 +192,7 @@ def test_dropout_draws_are_replayed_in_the_jacobian_vector_product():
     g_jvp, r_jvp, _, after_jvp = runs["jvp"]
     g_ref, r_ref, _, after_ref = runs["torch.func"]
     assert _rel_err(g_jvp, g_ref) < 1e-6
-    torch.testing.assert_close(r_jvp.val_loss.detach(), r_ref.val_loss.detach(),
-                               rtol=1e-12, atol=0)
+    torch.testing.assert_close(r_jvp.val_loss.detach(), r_ref.val_loss.detach(), rtol=1e-12, atol=0)
     assert torch.equal(after_jvp, after_ref)
 
 
@@ -186,8 +201,12 @@ def _val_loss_at(student, teacher, lr):
     x_val, y_val = _batch(2)
     target = supervision_target(teacher(x_tr), y_tr).detach()
     res = JVPInnerLoop(steps=1, lr=lr).run(
-        copy.deepcopy(student), x_tr, target, x_val,
-        lambda m: validation_loss("map_mean_bce", m, y_val), sync_bn_stats=False,
+        copy.deepcopy(student),
+        x_tr,
+        target,
+        x_val,
+        lambda m: validation_loss("map_mean_bce", m, y_val),
+        sync_bn_stats=False,
     )
     return float(res.val_loss)
 
@@ -200,8 +219,12 @@ def test_teacher_gradient_matches_central_finite_differences():
     x_val, y_val = _batch(2)
     target = supervision_target(teacher(x_tr), y_tr)
     res = JVPInnerLoop(steps=1, lr=lr).run(
-        copy.deepcopy(student), x_tr, target, x_val,
-        lambda m: validation_loss("map_mean_bce", m, y_val), sync_bn_stats=False,
+        copy.deepcopy(student),
+        x_tr,
+        target,
+        x_val,
+        lambda m: validation_loss("map_mean_bce", m, y_val),
+        sync_bn_stats=False,
     )
     params = list(teacher.parameters())
     grads = torch.autograd.grad(res.val_loss, params)
@@ -243,9 +266,14 @@ def test_lightning_step_gives_the_same_parameters_as_torch_func(make_trainer):
         # two exact backends stay tiny (Adam's first step, lr * g / |g|, would amplify them
         # for near-zero gradient entries).
         sgd = functools.partial(torch.optim.SGD, lr=0.05)
-        system = MetaTeacherSystem(DepthNet(width_mult=0.1), TeacherNet(width_mult=0.1),
-                                   inner_lr=0.05, backend=backend, student_optimizer=sgd,
-                                   teacher_optimizer=sgd)
+        system = MetaTeacherSystem(
+            DepthNet(width_mult=0.1),
+            TeacherNet(width_mult=0.1),
+            inner_lr=0.05,
+            backend=backend,
+            student_optimizer=sgd,
+            teacher_optimizer=sgd,
+        )
         initial = copy.deepcopy(system.state_dict())
         torch.manual_seed(1)
         make_trainer(max_steps=1).fit(system, dm)
@@ -267,8 +295,9 @@ def test_auto_backend_is_jvp_for_one_step_and_higher_for_more():
 
     one = MetaTeacherSystem(TinyStudent(), TinyTeacher(), pai_names=["live", "print"])
     assert isinstance(one.inner_loop, JVPInnerLoop)
-    two = MetaTeacherSystem(TinyStudent(), TinyTeacher(), inner_steps=2,
-                            pai_names=["live", "print"])
+    two = MetaTeacherSystem(
+        TinyStudent(), TinyTeacher(), inner_steps=2, pai_names=["live", "print"]
+    )
     assert isinstance(two.inner_loop, HigherInnerLoop)
     with pytest.raises(ConfigError, match="auto"):
         make_inner_loop("jax", 1, 0.1, False)

@@ -36,7 +36,11 @@ def higher_teacher_grad(student, teacher, steps, lr, first_order, val_loss="map_
     target = supervision_target(teacher(x_tr), y_tr)
     loop = HigherInnerLoop(steps=steps, lr=lr, first_order=first_order)
     result = loop.run(
-        student, x_tr, target, x_val, lambda m: validation_loss(val_loss, m, y_val),
+        student,
+        x_tr,
+        target,
+        x_val,
+        lambda m: validation_loss(val_loss, m, y_val),
         sync_bn_stats=False,
     )
     return torch.autograd.grad(result.val_loss, list(teacher.parameters())), result
@@ -114,7 +118,11 @@ def _meta_val_loss_at(student, teacher, steps, lr):
     target = supervision_target(teacher(x_tr), y_tr).detach()
     loop = HigherInnerLoop(steps=steps, lr=lr)
     res = loop.run(
-        student, x_tr, target, x_val, lambda m: validation_loss("map_mean_bce", m, y_val),
+        student,
+        x_tr,
+        target,
+        x_val,
+        lambda m: validation_loss("map_mean_bce", m, y_val),
         sync_bn_stats=False,
     )
     return float(res.val_loss.detach())
@@ -179,8 +187,14 @@ def test_torch_func_backend_gives_the_same_teacher_gradient_as_higher(steps, fir
     for loop_cls in (HigherInnerLoop, TorchFuncInnerLoop):
         target = supervision_target(teacher(x_tr), y_tr)
         loop = loop_cls(steps=steps, lr=0.1, first_order=first_order)
-        res = loop.run(student, x_tr, target, x_val,
-                       lambda m: validation_loss("map_mean_bce", m, y_val), sync_bn_stats=False)
+        res = loop.run(
+            student,
+            x_tr,
+            target,
+            x_val,
+            lambda m: validation_loss("map_mean_bce", m, y_val),
+            sync_bn_stats=False,
+        )
         grads = torch.autograd.grad(res.val_loss, list(teacher.parameters()))
         results.append((grads, res))
     (g_higher, r_higher), (g_func, r_func) = results

@@ -144,8 +144,9 @@ class _Poison(Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if self.seen in self.batches:
             # Batches arrive as uint8 (the systems normalise them in their steps).
-            batch["train"]["image"] = torch.full_like(batch["train"]["image"], float("nan"),
-                                                      dtype=torch.float32)
+            batch["train"]["image"] = torch.full_like(
+                batch["train"]["image"], float("nan"), dtype=torch.float32
+            )
         self.seen += 1
 
 
@@ -153,9 +154,7 @@ def test_nan_step_is_skipped_and_counted(make_trainer):
     system, dm = _system(), _full_batch_dm()
     s0, t0 = _params(system.student), _params(system.teacher)
     with pytest.warns(UserWarning, match="Non-finite"):
-        make_trainer(max_epochs=1, limit_train_batches=1, callbacks=[_Poison({0})]).fit(
-            system, dm
-        )
+        make_trainer(max_epochs=1, limit_train_batches=1, callbacks=[_Poison({0})]).fit(system, dm)
     assert system.nonfinite_steps == 1
     assert not _changed(s0, system.student)
     assert not _changed(t0, system.teacher)
@@ -207,8 +206,14 @@ def test_missing_meta_validation_batch_is_a_clear_error(make_trainer):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"student_update": "keep"}, {"val_loss": "hinge"}, {"inner_steps": 0}, {"inner_lr": 0},
-     {"backend": "jax"}, {"teacher_warmup_steps": -1}],
+    [
+        {"student_update": "keep"},
+        {"val_loss": "hinge"},
+        {"inner_steps": 0},
+        {"inner_lr": 0},
+        {"backend": "jax"},
+        {"teacher_warmup_steps": -1},
+    ],
 )
 def test_invalid_knobs_are_rejected(kwargs):
     with pytest.raises(ConfigError):

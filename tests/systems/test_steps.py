@@ -22,16 +22,15 @@ class _Record(Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self.steps.append(trainer.global_step)
-        self.teacher_changed.append(any(
-            not torch.equal(a, p) for a, p in zip(self._before, pl_module.teacher.parameters())
-        ))
+        self.teacher_changed.append(
+            any(not torch.equal(a, p) for a, p in zip(self._before, pl_module.teacher.parameters()))
+        )
 
 
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
 def test_max_steps_trains_that_many_steps_and_warmup_counts_steps(make_trainer, precision):
     torch.manual_seed(0)
-    system = MetaTeacherSystem(TinyStudent(), TinyTeacher(), inner_lr=0.05,
-                               teacher_warmup_steps=2)
+    system = MetaTeacherSystem(TinyStudent(), TinyTeacher(), inner_lr=0.05, teacher_warmup_steps=2)
     record = _Record()
     trainer = make_trainer(max_steps=5, precision=precision, callbacks=[record])
     trainer.fit(system, RandomDataModule(batch_size=4))

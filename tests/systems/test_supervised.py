@@ -48,8 +48,10 @@ def test_one_sgd_step_follows_the_handcrafted_loss(make_trainer, loss):
 
 def test_meta_val_slice_is_used_only_when_asked():
     dm = _full_batch_dm()
-    batch = {"train": {"image": torch.zeros(3, 3, 8, 8), "label": torch.zeros(3)},
-             "meta_val": {"image": torch.ones(2, 3, 8, 8), "label": torch.ones(2)}}
+    batch = {
+        "train": {"image": torch.zeros(3, 3, 8, 8), "label": torch.zeros(3)},
+        "meta_val": {"image": torch.ones(2, 3, 8, 8), "label": torch.ones(2)},
+    }
     assert training_images(batch, True)[0].shape[0] == 5
     assert training_images(batch, False)[0].shape[0] == 3
     assert dm is not None

@@ -49,7 +49,10 @@ SUBJECT_BASE = 4000
 QUALITY_DEVICES: dict[str, int] = {"low": 0, "normal": 1, "high": 2}
 #: Synthetic species of each CASIA species.
 SPECIES: dict[str, str] = {
-    "live": "live", "warped_print": "print1", "cut_print": "print2", "replay": "replay1",
+    "live": "live",
+    "warped_print": "print1",
+    "cut_print": "print2",
+    "replay": "replay1",
 }
 SESSION = 0
 
@@ -98,11 +101,20 @@ def write_casia_fasd(
     root = Path(out).expanduser()
     subjects = split_counts("subjects_per_split", subjects_per_split, OFFICIAL_SUBJECTS)
     check_render_knobs(n_frames, size)
-    settings = {"subjects": subjects, "n_frames": n_frames, "size": size,
-                "seed": int(seed), "fps": float(fps)}
+    settings = {
+        "subjects": subjects,
+        "n_frames": n_frames,
+        "size": size,
+        "seed": int(seed),
+        "fps": float(fps),
+    }
     folder = PurePosixPath(str(face_box_folder))
-    if folder.is_absolute() or ".." in folder.parts or not folder.parts or any(
-            part in SPLIT_FOLDERS.values() for part in folder.parts[:1]):
+    if (
+        folder.is_absolute()
+        or ".." in folder.parts
+        or not folder.parts
+        or any(part in SPLIT_FOLDERS.values() for part in folder.parts[:1])
+    ):
         raise ConfigError(
             f"face_box_folder must be a folder name inside the release other than the split "
             f"folders, got {face_box_folder!r}"
@@ -110,8 +122,9 @@ def write_casia_fasd(
     try:
         faceless = tuple(sorted({int(f) for f in faceless_frames}))
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"faceless_frames must be frame numbers, got {faceless_frames!r}"
-                          ) from exc
+        raise ConfigError(
+            f"faceless_frames must be frame numbers, got {faceless_frames!r}"
+        ) from exc
     if any(f < 0 or f >= n_frames for f in faceless):
         raise ConfigError(f"faceless_frames must lie in 0-{n_frames - 1}, got {list(faceless)}")
     # Recorded only when used, so that earlier releases stay complete.
@@ -130,15 +143,34 @@ def write_casia_fasd(
             box_path = root / folder / relative.with_suffix(".face")
             if path.is_file() and box_path.is_file():
                 continue
-            jobs.append(BoxedRenderJob(
-                str(path), str(box_path), SUBJECT_BASE + subject_id(split, number),
-                SPECIES[file.pai], QUALITY_DEVICES[file.quality], SESSION,
-                n_frames, size, int(seed), codec, float(fps), faceless=faceless,
-            ))
+            jobs.append(
+                BoxedRenderJob(
+                    str(path),
+                    str(box_path),
+                    SUBJECT_BASE + subject_id(split, number),
+                    SPECIES[file.pai],
+                    QUALITY_DEVICES[file.quality],
+                    SESSION,
+                    n_frames,
+                    size,
+                    int(seed),
+                    codec,
+                    float(fps),
+                    faceless=faceless,
+                )
+            )
         return jobs
 
     return render_release(
-        root, LAYOUT, settings, n_videos=len(videos), fourcc=codec.fourcc,
-        lossless=codec.lossless, pending=pending, render=render_boxed, workers=workers,
-        progress=progress, desc="synthetic CASIA-FASD",
+        root,
+        LAYOUT,
+        settings,
+        n_videos=len(videos),
+        fourcc=codec.fourcc,
+        lossless=codec.lossless,
+        pending=pending,
+        render=render_boxed,
+        workers=workers,
+        progress=progress,
+        desc="synthetic CASIA-FASD",
     )

@@ -82,13 +82,16 @@ def write_video(path: str | Path, frames: np.ndarray, codec: Codec, fps: float =
     path.parent.mkdir(parents=True, exist_ok=True)
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or not len(frames):
-        raise ConfigError(f"frames must be a non-empty (T, H, W, 3) uint8 array, got "
-                          f"{frames.dtype} {frames.shape}")
+        raise ConfigError(
+            f"frames must be a non-empty (T, H, W, 3) uint8 array, got "
+            f"{frames.dtype} {frames.shape}"
+        )
     height, width = frames.shape[1:3]
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     with _quiet_native_stderr(path.suffix.lower() not in NATIVE_CONTAINERS.get(codec.fourcc, ())):
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*codec.fourcc), fps,
-                                 (width, height))
+        writer = cv2.VideoWriter(
+            str(tmp), cv2.VideoWriter.fourcc(*codec.fourcc), fps, (width, height)
+        )
     try:
         if not writer.isOpened():
             raise DatasetError(

@@ -100,8 +100,13 @@ def face_box_text(boxes: np.ndarray, faceless: Collection[int] = ()) -> str:
 def render_boxed(job: BoxedRenderJob) -> None:
     """Render one capture; write its video (sideways if asked) and its true boxes."""
     capture = render_capture(
-        job.subject, job.pai, device=job.device, session=job.session,
-        n_frames=job.n_frames, size=job.size, seed=job.seed,
+        job.subject,
+        job.pai,
+        device=job.device,
+        session=job.session,
+        n_frames=job.n_frames,
+        size=job.size,
+        seed=job.seed,
     )
     frames = capture.frames
     if job.sideways:

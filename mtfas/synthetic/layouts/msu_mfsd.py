@@ -53,7 +53,9 @@ SUBJECT_BASE = 5000
 DEVICE_IDS: dict[str, int] = {"laptop": 3, "android": 4}
 #: Synthetic species of each MSU species.
 SPECIES: dict[str, str] = {
-    "live": "live", "printed_photo": "print1", "ipad_video": "replay1",
+    "live": "live",
+    "printed_photo": "print1",
+    "ipad_video": "replay1",
     "iphone_video": "replay2",
 }
 SESSION = 1
@@ -107,19 +109,28 @@ def write_msu_mfsd(
     clients = {s: [OFFICIAL_SPLIT[s][i] for i in positions[s]] for s in positions}
     chosen_devices = [d for d in DEVICES if d in set(devices)]
     if not chosen_devices or set(devices) - set(DEVICES):
-        raise ConfigError(f"devices must be a non-empty selection of {list(DEVICES)}, "
-                          f"got {devices!r}")
+        raise ConfigError(
+            f"devices must be a non-empty selection of {list(DEVICES)}, got {devices!r}"
+        )
     if sideways not in SIDEWAYS:
         raise ConfigError(f"sideways must be one of {SIDEWAYS}, got {sideways!r}")
     check_render_knobs(n_frames, size)
-    settings = {"clients": clients, "devices": chosen_devices, "sideways": sideways,
-                "n_frames": n_frames, "size": size, "seed": int(seed), "fps": float(fps)}
+    settings = {
+        "clients": clients,
+        "devices": chosen_devices,
+        "sideways": sideways,
+        "n_frames": n_frames,
+        "size": size,
+        "seed": int(seed),
+        "fps": float(fps),
+    }
     videos = msu_mfsd_videos(clients["train"] + clients["test"], chosen_devices)
     codecs = {ext: video_codec(FOURCCS[ext], ext) for ext in set(EXTENSIONS.values())}
     fourcc = "+".join(sorted({c.fourcc.strip() for c in codecs.values()}))
     lossless = all(c.lossless for c in codecs.values())
-    lists = {file: "".join(f"{c:02d}\n" for c in clients[split])
-             for split, file in LIST_FILES.items()}
+    lists = {
+        file: "".join(f"{c:02d}\n" for c in clients[split]) for split, file in LIST_FILES.items()
+    }
 
     def pending() -> list[BoxedRenderJob]:
         jobs: list[BoxedRenderJob] = []
@@ -129,16 +140,36 @@ def write_msu_mfsd(
             if path.is_file() and box_path.is_file():
                 continue
             turned = name.device == "android" and sideways != "none"
-            jobs.append(BoxedRenderJob(
-                str(path), str(box_path), SUBJECT_BASE + name.client, SPECIES[name.pai],
-                DEVICE_IDS[name.device], SESSION, n_frames, size, int(seed),
-                codecs[EXTENSIONS[name.device]], float(fps),
-                sideways=90 if turned else 0, metadata=sideways == "metadata",
-            ))
+            jobs.append(
+                BoxedRenderJob(
+                    str(path),
+                    str(box_path),
+                    SUBJECT_BASE + name.client,
+                    SPECIES[name.pai],
+                    DEVICE_IDS[name.device],
+                    SESSION,
+                    n_frames,
+                    size,
+                    int(seed),
+                    codecs[EXTENSIONS[name.device]],
+                    float(fps),
+                    sideways=90 if turned else 0,
+                    metadata=sideways == "metadata",
+                )
+            )
         return jobs
 
     return render_release(
-        root, LAYOUT, settings, n_videos=len(videos), fourcc=fourcc, lossless=lossless,
-        pending=pending, render=render_boxed, workers=workers, progress=progress,
-        desc="synthetic MSU-MFSD", protocol_files=lists,
+        root,
+        LAYOUT,
+        settings,
+        n_videos=len(videos),
+        fourcc=fourcc,
+        lossless=lossless,
+        pending=pending,
+        render=render_boxed,
+        workers=workers,
+        progress=progress,
+        desc="synthetic MSU-MFSD",
+        protocol_files=lists,
     )

@@ -148,9 +148,18 @@ def write_oulu_npu(
         return jobs
 
     return render_release(
-        root, LAYOUT, settings, n_videos=len(videos), fourcc=codec.fourcc,
-        lossless=codec.lossless, pending=pending, render=_render, workers=workers,
-        progress=progress, desc="synthetic OULU-NPU",
-        protocol_files={relative: "".join(f"{line}\n" for line in lines)
-                        for relative, lines in lists.items()},
+        root,
+        LAYOUT,
+        settings,
+        n_videos=len(videos),
+        fourcc=codec.fourcc,
+        lossless=codec.lossless,
+        pending=pending,
+        render=_render,
+        workers=workers,
+        progress=progress,
+        desc="synthetic OULU-NPU",
+        protocol_files={
+            relative: "".join(f"{line}\n" for line in lines) for relative, lines in lists.items()
+        },
     )

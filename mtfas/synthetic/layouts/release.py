@@ -133,15 +133,17 @@ def claim_folder(root: Path, layout: str, settings: dict[str, Any]) -> None:
     write_marker(root, layout, settings, complete=False)
 
 
-def write_marker(root: Path, layout: str, settings: dict[str, Any], complete: bool,
-                 **extra: Any) -> None:
+def write_marker(
+    root: Path, layout: str, settings: dict[str, Any], complete: bool, **extra: Any
+) -> None:
     """Write the marker of a release folder."""
     payload = {"layout": layout, "settings": settings, "complete": complete, **extra}
     write_text(Path(root) / MARKER_FILE, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
-def run_jobs(function: Callable[[T], object], jobs: Sequence[T], workers: int,
-             progress: bool, desc: str) -> None:
+def run_jobs(
+    function: Callable[[T], object], jobs: Sequence[T], workers: int, progress: bool, desc: str
+) -> None:
     """Call ``function`` on every job, in this process or in ``workers`` processes.
 
     Args:
@@ -156,8 +158,7 @@ def run_jobs(function: Callable[[T], object], jobs: Sequence[T], workers: int,
     """
     if workers < 0:
         raise ConfigError(f"workers must be >= 0, got {workers}")
-    bar = tqdm(total=len(jobs), desc=desc, unit="video", disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(total=len(jobs), desc=desc, unit="video", disable=not progress, dynamic_ncols=True)
     try:
         if workers == 0 or len(jobs) <= 1:
             for job in jobs:
@@ -171,8 +172,7 @@ def run_jobs(function: Callable[[T], object], jobs: Sequence[T], workers: int,
             # The server imports only the rendering code, not the caller's main module.
             context.set_forkserver_preload([function.__module__])
         chunk = max(1, len(jobs) // (8 * workers))
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                 mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
             for _ in pool.map(function, jobs, chunksize=chunk):
                 bar.update(1)
     finally:
@@ -197,8 +197,9 @@ def as_sorted_ints(name: str, values: Iterable[int], allowed: Iterable[int]) -> 
     return sorted(chosen)
 
 
-def split_counts(name: str, value: int | Sequence[int] | None,
-                 official: dict[str, range]) -> dict[str, list[int]]:
+def split_counts(
+    name: str, value: int | Sequence[int] | None, official: dict[str, range]
+) -> dict[str, list[int]]:
     """The first ``n`` official subjects of each split (one count, or one per split).
 
     Args:
@@ -289,14 +290,17 @@ def render_release(
     """
     texts = protocol_files or {}
     if is_complete(root, layout, settings):
-        return SyntheticRelease(root, layout, n_videos, 0, fourcc, lossless, settings,
-                                sorted(texts))
+        return SyntheticRelease(
+            root, layout, n_videos, 0, fourcc, lossless, settings, sorted(texts)
+        )
     claim_folder(root, layout, settings)
     jobs = pending()
     run_jobs(render, jobs, workers, progress, desc=desc)
     for relative, text in texts.items():
         write_text(root / relative, text)
-    write_marker(root, layout, settings, complete=True, fourcc=fourcc, lossless=lossless,
-                 n_videos=n_videos)
-    return SyntheticRelease(root, layout, n_videos, len(jobs), fourcc, lossless, settings,
-                            sorted(texts))
+    write_marker(
+        root, layout, settings, complete=True, fourcc=fourcc, lossless=lossless, n_videos=n_videos
+    )
+    return SyntheticRelease(
+        root, layout, n_videos, len(jobs), fourcc, lossless, settings, sorted(texts)
+    )

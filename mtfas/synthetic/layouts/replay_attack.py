@@ -68,8 +68,7 @@ SPECIES = {"print": "print1", "mobile": "replay1", "highdef": "replay2"}
 WEBCAM_DEVICE, HAND_DEVICE = 4, 5
 
 
-def clients_by_split(subjects_per_split: int | Sequence[int] | None = None
-                     ) -> dict[str, list[int]]:
+def clients_by_split(subjects_per_split: int | Sequence[int] | None = None) -> dict[str, list[int]]:
     """The clients of each split: the first ``n`` of 1-15, 16-30 and 31-50.
 
     Args:
@@ -119,9 +118,15 @@ class _RenderJob:
 def _render(job: _RenderJob) -> None:
     """Render one capture and write its video and face-location file."""
     subject, pai, device, session, segment = job.conditions
-    capture = render_capture(subject, pai, device=device, session=session,
-                             n_frames=job.n_frames * (segment + 1), size=job.size,
-                             seed=job.seed)
+    capture = render_capture(
+        subject,
+        pai,
+        device=device,
+        session=session,
+        n_frames=job.n_frames * (segment + 1),
+        size=job.size,
+        seed=job.seed,
+    )
     start = job.n_frames * segment
     write_video(Path(job.path), capture.frames[start:], job.codec, job.fps)
     if job.face_path is None:
@@ -199,15 +204,27 @@ def write_replay_attack(
     if not isinstance(enroll_clients, int) or enroll_clients < 0:
         raise ConfigError(f"enroll_clients must be an integer >= 0, got {enroll_clients!r}")
     settings = {
-        "clients": clients, "lightings": lightings, "takes": takes, "supports": supports,
-        "devices": devices, "zero_box_frames": zero_frames, "enroll_clients": enroll_clients,
-        "n_frames": n_frames, "size": size, "seed": int(seed), "fps": float(fps),
+        "clients": clients,
+        "lightings": lightings,
+        "takes": takes,
+        "supports": supports,
+        "devices": devices,
+        "zero_box_frames": zero_frames,
+        "enroll_clients": enroll_clients,
+        "n_frames": n_frames,
+        "size": size,
+        "seed": int(seed),
+        "fps": float(fps),
     }
     videos = replay_attack_videos(clients, lightings, takes, supports, devices)
     enrolment = [
-        (f"{ENROLL_FOLDER}/{SPLIT_FOLDERS[split]}/client{client:03d}_session01_webcam_enroll_"
-         f"{lighting}", ReplayName(client, 1, lighting, take=1))
-        for split in SPLIT_ORDER for client in clients[split][:enroll_clients]
+        (
+            f"{ENROLL_FOLDER}/{SPLIT_FOLDERS[split]}/client{client:03d}_session01_webcam_enroll_"
+            f"{lighting}",
+            ReplayName(client, 1, lighting, take=1),
+        )
+        for split in SPLIT_ORDER
+        for client in clients[split][:enroll_clients]
         for lighting in lightings
     ]
     n_videos = len(videos) + len(enrolment)
@@ -225,8 +242,19 @@ def write_replay_attack(
                 tuple[int, str, int, int, int],
                 tuple(conditions[k] for k in ("subject", "pai", "device", "session", "segment")),
             )
-            jobs.append(_RenderJob(str(path), None if face_path is None else str(face_path),
-                                   key, n_frames, size, int(seed), codec, fps, tuple(zero_frames)))
+            jobs.append(
+                _RenderJob(
+                    str(path),
+                    None if face_path is None else str(face_path),
+                    key,
+                    n_frames,
+                    size,
+                    int(seed),
+                    codec,
+                    fps,
+                    tuple(zero_frames),
+                )
+            )
 
         for split, support, name in videos:
             add(video_id(split, name, support), True, synthetic_conditions(name, support))
@@ -235,9 +263,17 @@ def write_replay_attack(
         return jobs
 
     return render_release(
-        root, LAYOUT, settings, n_videos=n_videos, fourcc=codec.fourcc,
-        lossless=codec.lossless, pending=pending, render=_render, workers=workers,
-        progress=progress, desc="synthetic Replay-Attack",
+        root,
+        LAYOUT,
+        settings,
+        n_videos=n_videos,
+        fourcc=codec.fourcc,
+        lossless=codec.lossless,
+        pending=pending,
+        render=_render,
+        workers=workers,
+        progress=progress,
+        desc="synthetic Replay-Attack",
     )
 
 
@@ -245,7 +281,6 @@ def _subset(name: str, values: Sequence[str], allowed: Sequence[str]) -> list[st
     chosen = list(values)
     if not chosen or len(set(chosen)) != len(chosen) or not set(chosen) <= set(allowed):
         raise ConfigError(
-            f"{name} must be a non-empty selection without repeats of {list(allowed)}, got "
-            f"{chosen}"
+            f"{name} must be a non-empty selection without repeats of {list(allowed)}, got {chosen}"
         )
     return [v for v in allowed if v in chosen]

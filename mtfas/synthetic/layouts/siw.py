@@ -72,8 +72,9 @@ MP4 = ".mp4"
 SUFFIX_TEXT = "1"
 
 
-def subjects_by_split(subjects_per_split: int | Sequence[int] | None = None
-                      ) -> dict[str, list[int]]:
+def subjects_by_split(
+    subjects_per_split: int | Sequence[int] | None = None,
+) -> dict[str, list[int]]:
     """The subjects of each split: the first ``n`` of 1-90 (Train) and 91-165 (Test).
 
     Args:
@@ -105,8 +106,7 @@ def synthetic_conditions(name: SiWName) -> dict[str, int | str]:
         "pai": pai,
         "device": device,
         "session": (name.session - 1) % 3,
-        "segment": (name.session - 1) // 3 + (2 if name.type == LIVE and name.medium > 1
-                                              else 0),
+        "segment": (name.session - 1) // 3 + (2 if name.type == LIVE and name.medium > 1 else 0),
     }
 
 
@@ -118,9 +118,13 @@ def _render(job: _RenderJob) -> None:
     conditions = synthetic_conditions(job.name)
     segment = int(conditions.pop("segment"))
     capture = render_capture(
-        int(conditions["subject"]), conditions["pai"], device=int(conditions["device"]),
-        session=int(conditions["session"]), n_frames=job.n_frames * (segment + 1),
-        size=job.size, seed=job.seed,
+        int(conditions["subject"]),
+        conditions["pai"],
+        device=int(conditions["device"]),
+        session=int(conditions["session"]),
+        n_frames=job.n_frames * (segment + 1),
+        size=job.size,
+        seed=job.seed,
     )
     start = job.n_frames * segment
     path = Path(job.path)
@@ -135,12 +139,17 @@ def _subject_ids(name: str, values: Sequence[int]) -> list[int]:
     return as_sorted_ints(name, values, range(1, 1000)) if values else []
 
 
-def file_decoration(split: str, name: SiWName, marked: Sequence[int],
-                    suffixed: Sequence[int]) -> str:
+def file_decoration(
+    split: str, name: SiWName, marked: Sequence[int], suffixed: Sequence[int]
+) -> str:
     """What follows the five numbers in the file name of a video (see the module docstring)."""
     decoration = ""
-    if (split == "test" and name.type == LIVE and name.sensor == MARKED_SENSOR
-            and name.subject in marked):
+    if (
+        split == "test"
+        and name.type == LIVE
+        and name.sensor == MARKED_SENSOR
+        and name.subject in marked
+    ):
         decoration += MARK
     if name.subject in suffixed:
         decoration += f"_{SUFFIX_TEXT}"
@@ -214,19 +223,29 @@ def write_siw(
     suffixed = _subject_ids("suffixed_subjects", suffixed_subjects)
     check_render_knobs(n_frames, size)
     settings = {
-        "subjects": subjects, "sensors": sensors, "live_sessions": live_sessions,
-        "attack_sessions": attack_sessions, "print_media": print_media,
-        "replay_media": replay_media, "n_frames": n_frames, "size": size,
-        "seed": int(seed), "fps": float(fps),
+        "subjects": subjects,
+        "sensors": sensors,
+        "live_sessions": live_sessions,
+        "attack_sessions": attack_sessions,
+        "print_media": print_media,
+        "replay_media": replay_media,
+        "n_frames": n_frames,
+        "size": size,
+        "seed": int(seed),
+        "fps": float(fps),
     }
     # Recorded only when used, so that earlier releases stay complete.
-    for key, value, default in (("live_media", live_media, [1]),
-                                ("marked_subjects", marked, list(MARKED_SUBJECTS)),
-                                ("mp4_subjects", mp4, []), ("suffixed_subjects", suffixed, [])):
+    for key, value, default in (
+        ("live_media", live_media, [1]),
+        ("marked_subjects", marked, list(MARKED_SUBJECTS)),
+        ("mp4_subjects", mp4, []),
+        ("suffixed_subjects", suffixed, []),
+    ):
         if value != default:
             settings[key] = value
-    videos = siw_videos(subjects, sensors, live_sessions, attack_sessions, print_media,
-                        replay_media, live_media)
+    videos = siw_videos(
+        subjects, sensors, live_sessions, attack_sessions, print_media, replay_media, live_media
+    )
     codecs = {SUFFIX: video_codec(fourcc, SUFFIX)}
     if mp4:
         codecs[MP4] = video_codec(fourcc, MP4)
@@ -239,12 +258,21 @@ def write_siw(
             decoration = file_decoration(split, name, marked, suffixed)
             path = root / f"{video_id(split, name, decoration)}{suffix}"
             if not (path.is_file() and path.with_suffix(".face").is_file()):
-                jobs.append(_RenderJob(str(path), name, n_frames, size, int(seed),
-                                       codecs[suffix], fps))
+                jobs.append(
+                    _RenderJob(str(path), name, n_frames, size, int(seed), codecs[suffix], fps)
+                )
         return jobs
 
     return render_release(
-        root, LAYOUT, settings, n_videos=len(videos), fourcc=codec.fourcc,
-        lossless=codec.lossless, pending=pending, render=_render, workers=workers,
-        progress=progress, desc="synthetic SiW",
+        root,
+        LAYOUT,
+        settings,
+        n_videos=len(videos),
+        fourcc=codec.fourcc,
+        lossless=codec.lossless,
+        pending=pending,
+        render=_render,
+        workers=workers,
+        progress=progress,
+        desc="synthetic SiW",
     )

@@ -109,13 +109,12 @@ def _max_abs_diff(a: dict, b: dict) -> float:
 
 def test_fit_killed_mid_epoch_and_resumed_is_the_uninterrupted_run(tmp_path):
     ref_cfg, cut_cfg = _config(tmp_path, "ref"), _config(tmp_path, "cut")
-    ref = _fit(ref_cfg)
-    cut = _fit(cut_cfg)
-    # Kill mid-epoch: after step 3 of an epoch of several steps.
-    held = _kill_after_step(cut, tmp_path / "cut" / "ckpt", step=3)
-    _finish(ref)
+    _finish(_fit(ref_cfg))
     ref_dir = tmp_path / "ref" / "ckpt"
     steps_per_epoch = torch.load(ref_dir / "last.ckpt", weights_only=True)["global_step"] // 2
+    assert steps_per_epoch >= 3
+    # Kill mid-epoch: just after the first step of the second epoch.
+    held = _kill_after_step(_fit(cut_cfg), tmp_path / "cut" / "ckpt", step=steps_per_epoch + 1)
     assert 0 < held % steps_per_epoch, f"step {held} of {steps_per_epoch} is not mid-epoch"
     _finish(_fit(cut_cfg, "--ckpt_path", str(tmp_path / "cut" / "ckpt" / "last.ckpt")))
 

@@ -25,6 +25,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from matplotlib.figure import Figure
 
 from mtfas.errors import ConfigError
+from mtfas.io import atomic_path, atomic_write_text
 from mtfas.reporting.plots import (
     det_figure,
     figure_to_array,
@@ -64,7 +65,7 @@ class _WandbSink(_Sink):
     def config(self, config: dict[str, Any], text: str) -> None:
         run = self.logger.experiment
         run.config.update({"lightning_cli": config}, allow_val_change=True)
-        (Path(run.dir) / "lightning_config.yaml").write_text(text, encoding="utf-8")
+        atomic_write_text(Path(run.dir) / "lightning_config.yaml", text)
 
 
 class _FileSink(_Sink):
@@ -76,10 +77,11 @@ class _FileSink(_Sink):
         return self.folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', key)}_step{step}{suffix}"
 
     def image(self, key: str, figure: Figure, step: int, caption: str = "") -> None:
-        figure.savefig(self._path(key, step, ".png"))
+        with atomic_path(self._path(key, step, ".png")) as tmp:
+            figure.savefig(tmp)
 
     def table(self, key: str, table: pd.DataFrame, step: int) -> None:
-        table.to_csv(self._path(key, step, ".csv"), index=False)
+        atomic_write_text(self._path(key, step, ".csv"), table.to_csv(index=False))
 
     def config(self, config: dict[str, Any], text: str) -> None:
         """LightningCLI already writes ``config.yaml`` to the log folder."""

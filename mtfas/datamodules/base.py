@@ -237,6 +237,11 @@ class FASDataModule(LightningDataModule, abc.ABC):
 
     # ------------------------------------------------------------ Lightning hooks
     def setup(self, stage: str | None = None) -> None:  # noqa: D102
+        if stage in ("fit", None):
+            # A new fit starts at pass 0 (Lightning restores a resumed fit's positions from
+            # the checkpoint after setup, through load_state_dict).
+            for position in self.loader_positions.values():
+                position.reset()
         tables = self.split_tables()
         store = self.frame_store()
         train_tf = train_transform(self.image_size, self.augment)

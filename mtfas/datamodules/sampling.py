@@ -190,6 +190,14 @@ class LoaderPosition:
         self.n_batches: int | None = None
         self.pending: tuple[int, int] | None = None
 
+    def reset(self) -> None:
+        """Back to the start of pass 0 (a new fit), keeping :attr:`epoch_over`."""
+        self.passes_started = 0
+        self.current_pass = None
+        self.consumed = 0
+        self.n_batches = None
+        self.pending = None
+
     def state_dict(self) -> dict[str, int]:
         """The pass to continue and how many of its batches were consumed (plain ints)."""
         if self.pending is not None:

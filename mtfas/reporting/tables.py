@@ -8,11 +8,12 @@ deviation undefined (never ``± nan``). Tables are written atomically.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+
+from mtfas.io import atomic_write_text
 
 __all__ = [
     "markdown_table",
@@ -77,19 +78,10 @@ def summarise(table: pd.DataFrame, columns: Sequence[str], by: str | None = None
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file, fsync, rename)."""
+    """Write ``text`` to ``path`` atomically, creating its folder (:mod:`mtfas.io`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write_text(path, text)
 
 
 def write_csv(path: str | Path, table: pd.DataFrame) -> Path:

@@ -74,15 +74,18 @@ def _load(path: Path) -> dict | None:
         return None
 
 
-def _kill_after_step(proc: subprocess.Popen, ckpt_dir: Path, step: int) -> int:
-    """SIGKILL the run once last.ckpt holds step ``step`` or later; the step it holds."""
+def _kill_after_step(
+    proc: subprocess.Popen, ckpt_dir: Path, step: int, steps_per_epoch: int
+) -> int:
+    """SIGKILL the run once last.ckpt holds a mid-epoch step ``step`` or later; that step."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the run ended before it could be killed"
         if (ckpt_dir / f"step={step}.ckpt").exists():
             proc.send_signal(signal.SIGSTOP)  # freeze it, then check last.ckpt is whole
             last = _load(ckpt_dir / "last.ckpt")
-            if last is not None:
+            # last.ckpt is written after step=N.ckpt: wait until it holds a mid-epoch step.
+            if last is not None and int(last["global_step"]) % steps_per_epoch:
                 proc.kill()
                 proc.communicate(timeout=60)
                 return int(last["global_step"])
@@ -114,7 +117,9 @@ def test_fit_killed_mid_epoch_and_resumed_is_the_uninterrupted_run(tmp_path):
     steps_per_epoch = torch.load(ref_dir / "last.ckpt", weights_only=True)["global_step"] // 2
     assert steps_per_epoch >= 3
     # Kill mid-epoch: just after the first step of the second epoch.
-    held = _kill_after_step(_fit(cut_cfg), tmp_path / "cut" / "ckpt", step=steps_per_epoch + 1)
+    held = _kill_after_step(
+        _fit(cut_cfg), tmp_path / "cut" / "ckpt", steps_per_epoch + 1, steps_per_epoch
+    )
     assert 0 < held % steps_per_epoch, f"step {held} of {steps_per_epoch} is not mid-epoch"
     _finish(_fit(cut_cfg, "--ckpt_path", str(tmp_path / "cut" / "ckpt" / "last.ckpt")))
 

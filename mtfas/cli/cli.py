@@ -77,6 +77,12 @@ _PIPELINE_OPTIONS: dict[str, dict[str, str | int]] = {
     "folds": {"--folds": "+", "--key": 1, "--out": 1},
     "compare": {"--methods": "+", "--seeds": "+", "--out": 1},
 }
+#: Loggers whose run folder a pipeline job can move under its own folder (save_dir, name).
+_FILE_LOGGERS = frozenset(
+    name
+    for c in (CSVLogger, TensorBoardLogger)
+    for name in (f"{c.__module__}.{c.__name__}", c.__name__)
+)
 #: ``--ckpt_path`` values Lightning resolves itself.
 _SPECIAL_CKPT = ("last", "best", "hpc", "registry")
 
@@ -365,9 +371,7 @@ class _FitRunner:
 
     def __call__(self, job: Job, run_dir: Path) -> JobResult:
         args = ["fit", *self.base, *job.args, "--trainer.default_root_dir", str(run_dir)]
-        file_loggers = {f"{c.__module__}.{c.__name__}" for c in (CSVLogger, TensorBoardLogger)}
-        file_loggers |= {c.__name__ for c in (CSVLogger, TensorBoardLogger)}
-        if self.logger_class in file_loggers:
+        if self.logger_class in _FILE_LOGGERS:
             args += [
                 "--trainer.logger.init_args.save_dir",
                 str(run_dir.parent),

@@ -23,6 +23,7 @@ from mtfas.models import DepthNet, TeacherNet
 from mtfas.systems.base import FASSystem
 from mtfas.systems.losses import pixel_bce, supervision_target, teaching_loss
 from mtfas.systems.supervised import training_images
+from mtfas.transforms import normalise_batch
 
 
 class TeacherStudentSystem(FASSystem):
@@ -65,6 +66,7 @@ class TeacherStudentSystem(FASSystem):
     def training_step(self, batch: Any, batch_idx: int) -> None:  # noqa: D102
         # With two optimizers, optimizers() returns a list.
         opt_s, opt_t = self.optimizers()  # type: ignore[attr-defined]
+        batch = normalise_batch(batch)  # once; training_images passes float images through
         x_tr, y_tr = training_images(batch, use_meta_val=False)
         x_all, y_all = training_images(batch, self.use_meta_val)
         teacher_maps = self.teacher(x_all)

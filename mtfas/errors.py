@@ -63,6 +63,10 @@ class MissingVideoError(VideoReadError):
     """A video listed by a benchmark's protocol is not on disk."""
 
 
+class TableRowError(DatasetError):
+    """Rows of a user's data table are unusable; the message names each by line and path."""
+
+
 class DatasetPermissionError(DatasetError):
     """A dataset file or folder exists but the user running mtfas may not read it."""
 

@@ -2,7 +2,9 @@
 
 ``pip install "mtfas[onnx]"`` adds what ONNX export needs (onnx, onnxscript) and its
 check (onnxruntime); ``pip install "mtfas[wandb]"`` adds Weights & Biases;
-``pip install "mtfas[notebooks]"`` what runs the notebooks; ``".[dev]"`` all of them.
+``pip install "mtfas[notebooks]"`` what runs the notebooks; ``".[dev]"`` all of them;
+``pip install "mtfas[parquet]"`` (pyarrow, not in ``[dev]``) reads Parquet tables of
+your own data.
 """
 
 from __future__ import annotations

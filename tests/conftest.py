@@ -155,3 +155,72 @@ def casia_cache(tmp_path_factory):
 def msu_cache(tmp_path_factory):
     """Crop-cache folder of the data modules over ``msu_release``."""
     return tmp_path_factory.mktemp("msu_cache")
+
+
+# --------------------------------------------------------------------------- your own data (table)
+# A tiny synthetic "own data" release: 3 train + 2 dev + 2 test subjects x (live, print1,
+# replay1) x (one PNG image + one 3-frame video) = 42 files of 64 px, listed by table.csv
+# (with per-file true-box annotation files; the images and videos also follow the folder
+# convention under data/).
+TABLE_RELEASE = {"subjects_per_split": (3, 2, 2), "n_frames": 3, "size": 64, "seed": 0}
+#: Crop settings every table test uses (the true boxes, no detector: dlib finds no face at
+#: 64 px).
+TABLE_CROPS = {
+    "crop_size": 32,
+    "n_frames": 3,
+    "preprocess_workers": 0,
+    "progress": False,
+    "detector_fallback": False,
+}
+
+
+@pytest.fixture(scope="session")
+def table_release(tmp_path_factory):
+    """Root of the tiny synthetic table release (read only); its table is ``table.csv``."""
+    from mtfas.synthetic.layouts import write_table_release
+
+    return write_table_release(tmp_path_factory.mktemp("table") / "own", **TABLE_RELEASE).root
+
+
+@pytest.fixture(scope="session")
+def table_cache(tmp_path_factory):
+    """Crop-cache folder shared by the data modules over ``table_release``."""
+    return tmp_path_factory.mktemp("table_cache")
+
+
+# --------------------------------------------------------------------------- partial attacks
+# A tiny synthetic partial-attack release (mtfas.synthetic.layouts.partial, default
+# species): 1 phone x 1 session x (3 train users x 6 species + 1 dev x 6 + 1 test x 5) = 29
+# videos of 2 frames, 48 px, with their cue-mask videos. The arguments are the data module's
+# (SyntheticPartialDataModule), so a config run on the release finds it complete.
+PARTIAL_RELEASE = {
+    "phones": [1],
+    "sessions": [1],
+    "users_per_split": [3, 1, 1],
+    "video_frames": 2,
+    "video_size": 48,
+}
+#: Crop settings every partial-attack test uses (one cache).
+PARTIAL_CROPS = {"crop_size": 32, "n_frames": 2, "preprocess_workers": 0, "progress": False}
+
+
+@pytest.fixture(scope="session")
+def partial_release(tmp_path_factory):
+    """Root of the tiny synthetic partial-attack release (read only)."""
+    from mtfas.synthetic.layouts import write_partial
+
+    args = PARTIAL_RELEASE
+    return write_partial(
+        tmp_path_factory.mktemp("partial") / "partial",
+        phones=args["phones"],
+        sessions=args["sessions"],
+        users_per_split=args["users_per_split"],
+        n_frames=args["video_frames"],
+        size=args["video_size"],
+    ).root
+
+
+@pytest.fixture(scope="session")
+def partial_cache(tmp_path_factory):
+    """Crop-cache folder shared by the data modules over ``partial_release``."""
+    return tmp_path_factory.mktemp("partial_cache")

@@ -19,13 +19,24 @@ import yaml
 
 from mtfas.cli import main
 from mtfas.synthetic.layouts.face_boxes import FACE_BOX_FOLDER
-from tests.conftest import DETECTED_CROPS, OULU_CROPS, OULU_RELEASE, REPLAY_CROPS, SIW_CROPS
+from tests.conftest import (
+    DETECTED_CROPS,
+    OULU_CROPS,
+    OULU_RELEASE,
+    PARTIAL_CROPS,
+    PARTIAL_RELEASE,
+    REPLAY_CROPS,
+    SIW_CROPS,
+    TABLE_CROPS,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 GPU = CONFIGS / "trainer" / "gpu.yaml"
 SMOKE = CONFIGS / "smoke.yaml"
 DEMOS = [CONFIGS / "demo.yaml", CONFIGS / "demo_baseline.yaml"]
+#: One-file recipes of experiments on other data than the demo's.
+RECIPES = [CONFIGS / "partial.yaml"]
 METHODS = sorted((CONFIGS / "model").glob("*.yaml"))
 DATA = sorted((CONFIGS / "data").rglob("*.yaml"))
 #: The system each method file selects: (class path, loss or None).
@@ -74,7 +85,7 @@ def printed_config(args: list[str], capsys) -> dict:
 # ----------------------------------------------------------------- every file is tested
 def test_every_shipped_config_is_exercised_here():
     shipped = {_name(p) for p in CONFIGS.rglob("*") if p.suffix in (".yaml", ".yml")}
-    tested = {_name(p) for p in [GPU, SMOKE, *DEMOS, *METHODS, *DATA]}
+    tested = {_name(p) for p in [GPU, SMOKE, *DEMOS, *RECIPES, *METHODS, *DATA]}
     assert shipped == tested, f"configs without a test here: {sorted(shipped - tested)}"
     assert {p.stem for p in METHODS} == set(SYSTEMS)
     assert {p.relative_to(CONFIGS / "data").parts[0] for p in DATA} == {
@@ -84,6 +95,8 @@ def test_every_shipped_config_is_exercised_here():
         "replay_attack",
         "msu_mfsd",
         "cross_dataset",
+        "table",
+        "synthetic",
     }
 
 
@@ -160,6 +173,10 @@ def releases(
     casia_cache,
     msu_release,
     msu_cache,
+    table_release,
+    table_cache,
+    partial_release,
+    partial_cache,
     tmp_path_factory,
 ):
     """Per benchmark: the tiny release, its crop cache and the tests' crop settings."""
@@ -174,6 +191,16 @@ def releases(
             {**DETECTED_CROPS, **boxes(casia_release)},
         ),
         "MSUMFSDDataModule": (msu_release, msu_cache, {**DETECTED_CROPS, **boxes(msu_release)}),
+        "TableDataModule": (
+            table_release,
+            table_cache,
+            {**TABLE_CROPS, "table": table_release / "table.csv"},
+        ),
+        "SyntheticPartialDataModule": (
+            partial_release,
+            partial_cache,
+            {**PARTIAL_RELEASE, **PARTIAL_CROPS},
+        ),
     }
     # One folder holding the four copies under the names the cross-dataset configs use.
     data_root = tmp_path_factory.mktemp("data_root")
@@ -269,5 +296,24 @@ def test_the_demos_run_with_the_smoke_override(demo, oulu_release, oulu_cache, t
         "--config",
         str(SMOKE),
         *[f"--data.init_args.{k}={v}" for k, v in release.items()],
+    ]
+    _smoke_run(args, tmp_path, capsys)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_the_recipes_run_with_the_smoke_override(
+    recipe, partial_release, partial_cache, tmp_path, capsys
+):
+    # The recipe's release made as small as the shared tiny one (found complete at root).
+    settings = {"root": partial_release, "cache_dir": partial_cache}
+    settings.update(PARTIAL_RELEASE)
+    settings.update(PARTIAL_CROPS)
+    args = [
+        "--config",
+        str(recipe),
+        "--config",
+        str(SMOKE),
+        *[f"--data.init_args.{k}={v}" for k, v in settings.items()],
     ]
     _smoke_run(args, tmp_path, capsys)

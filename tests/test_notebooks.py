@@ -51,5 +51,5 @@ def test_quickstart_then_analysis(tmp_path, monkeypatch):
     assert list((tmp_path / "runs").rglob("scores.csv"))
 
     text, images = outputs(execute("analysis.ipynb", tmp_path))
-    assert images == 4  # ROC, DET, histograms, per-species errors
+    assert images == 5  # ROC, DET, per-species ROC, histograms, per-species errors
     assert "TEST at the dev threshold" in text and "APCER" in text

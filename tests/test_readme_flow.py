@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.run_all import demo_figures, machine
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 MTFAS = [sys.executable, "-m", "mtfas"]
@@ -81,8 +83,8 @@ def test_the_readme_flow_runs_verbatim_and_its_figures_are_what_the_demo_prints(
     assert (tmp_path / "model.onnx").is_file()
     assert "ONNX Runtime matches PyTorch" in outputs["export"]
 
-    # The Quickstart quotes what the demo printed.
-    table = _test_table(outputs["fit"])
+    # The Quickstart quotes what the demo printed: exactly on the machine it names; on a CPU
+    # with other kernels (other rounding) within one video of each rate's denominator.
     quickstart = README.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
     quoted = re.search(
         r"test\s+ACER\s+([\d.]+)\s+%\s+at\s+the\s+dev\s+threshold\s+"
@@ -90,14 +92,16 @@ def test_the_readme_flow_runs_verbatim_and_its_figures_are_what_the_demo_prints(
         quickstart,
     )
     assert quoted, "the Quickstart must quote the demo's ACER, APCER and BPCER"
-    printed = {
-        "acer": re.search(r"^ACER\s+([\d.]+)\s*%", table, flags=re.M),
-        "apcer": re.search(r"^APCER \(worst[^)]*\)\s+([\d.]+)\s*%", table, flags=re.M),
-        "bpcer": re.search(r"^BPCER\s+([\d.]+)\s*%", table, flags=re.M),
-    }
-    assert all(printed.values()), table
-    for (name, match), value in zip(printed.items(), quoted.groups(), strict=True):
-        assert float(match.group(1)) == pytest.approx(float(value), abs=0.006), name
+    where = re.search(r"measured\s+on\s+(.+?),\s+(\d{4}-\d\d-\d\d)", quickstart)
+    assert where, "the Quickstart must name the machine and date of the demo's figures"
+    printed = demo_figures(outputs["fit"])
+    same_machine = " ".join(where.group(1).split()) == machine()
+    # 16 live and 16 attack videos per species: one video moves BPCER/APCER by 6.25 points.
+    slack = {"acer": 0.006, "apcer": 0.006, "bpcer": 0.006}
+    if not same_machine:
+        slack = {"acer": 3.13, "apcer": 6.26, "bpcer": 6.26}
+    for name, value in zip(("acer", "apcer", "bpcer"), quoted.groups(), strict=True):
+        assert printed[name] == pytest.approx(float(value), abs=slack[name]), (name, machine())
     # The demo prints the dev line at each validation and nothing Lightning adds.
     assert outputs["fit"].count("dev (validation): ACER") == 2
     for noise in ("GPU available", "Seed set to", "Tip:", "LeafSpec", "weights_only"):

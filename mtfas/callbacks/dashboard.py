@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,12 @@ from mtfas.reporting.plots import (
     map_panel_figure,
     roc_figure,
     score_histogram_figure,
+    species_roc_figure,
     usable_splits,
 )
 from mtfas.transforms import normalise
 
-__all__ = ["FASDashboard"]
+__all__ = ["FASDashboard", "system_map_figure"]
 
 
 class _Sink:
@@ -100,13 +102,17 @@ class FASDashboard(Callback):
 
     * ``maps/val/<species>`` (every ``every_n_epochs`` validation epochs) and
       ``maps/test/<species>`` (at test): for live and each attack species, the first
-      ``samples_per_species`` faces of the dev (validation) or test split, with the
-      teacher's target map and the student's map side by side. Systems with a
+      ``samples_per_species`` faces of the dev (validation) or test split, with the cue
+      mask (where batches carry ``cue_mask``, synthetic data), the teacher's target map
+      and the student's map side by side, all on one colour scale ``[0, 1]`` with a
+      colour bar (:func:`system_map_figure`). Systems with a
       ``teacher_target(images, labels)`` method (``MetaTeacherSystem``) show the target;
       others show the student's map only.
-    * ``curves/roc``, ``curves/det``, ``curves/score_histogram``: per split (dev and test
-      of the last ``test``), with the operating threshold marked; a split without both
-      classes gets no curve (counted in :attr:`skipped` and warned about).
+    * ``curves/roc``, ``curves/det``, ``curves/roc_per_species``,
+      ``curves/score_histogram``: per split (dev and test of the last ``test``), with the
+      operating point at each report's threshold (the dev threshold) marked and listed
+      in the legend with AUC and EER (:mod:`mtfas.reporting.plots`); a split without
+      both classes gets no curve (counted in :attr:`skipped` and warned about).
     * ``tables/apcer_per_species``: per split and species, APCER (BPCER for live), count
       and threshold; ``tables/results``: every report's values (``mtfas.reporting.results``).
     * The resolved LightningCLI configuration (when run from ``mtfas fit/test``), as the
@@ -142,7 +148,7 @@ class FASDashboard(Callback):
         #: Panels not drawn, with the reason (e.g. a split without attacks).
         self.skipped: dict[str, str] = {}
         self._sink: _Sink | None = None
-        self._samples: dict[int, list[tuple[torch.Tensor, int]]] = {}
+        self._samples: dict[int, list[tuple[torch.Tensor, torch.Tensor | None]]] = {}
         self._config_logged = False
 
     # ------------------------------------------------------------------ set-up
@@ -182,10 +188,12 @@ class FASDashboard(Callback):
     def _collect(self, batch: Any) -> None:
         if not isinstance(batch, dict) or not {"image", "label", "pai"} <= batch.keys():
             return
-        for image, pai in zip(batch["image"], batch["pai"].tolist(), strict=True):
+        masks = batch.get("cue_mask")  # synthetic data only: (B, 1, H, W) in [0, 1]
+        for index, pai in enumerate(batch["pai"].tolist()):
             kept = self._samples.setdefault(int(pai), [])
             if len(kept) < self.samples_per_species:
-                kept.append((image.detach().cpu(), int(pai)))
+                mask = None if masks is None else masks[index].detach().cpu()
+                kept.append((batch["image"][index].detach().cpu(), mask))
 
     def _draw_maps(self, pl_module: LightningModule, stage: str, step: int) -> None:
         samples, self._samples = self._samples, {}
@@ -196,28 +204,15 @@ class FASDashboard(Callback):
             species = names[pai] if pai < len(names) else f"pai{pai}"
             images = torch.stack([image for image, _ in samples[pai]])
             labels = torch.full((len(images),), int(pai != 0), dtype=torch.int64)
-            figure = self._maps_figure(pl_module, images, labels, species)
+            masks = [mask for _, mask in samples[pai] if mask is not None]
+            cue_masks = torch.stack(masks) if len(masks) == len(images) else None
+            if masks and cue_masks is None:
+                self.skipped[f"maps/{stage}/{species}/cue_mask"] = (
+                    f"{len(images) - len(masks)} of {len(images)} faces came without a cue mask"
+                )
+            titles = [f"{species} #{i}" for i in range(len(images))]
+            figure = system_map_figure(pl_module, images, labels, titles, cue_masks)
             self._sink.image(f"maps/{stage}/{species}", figure, step, caption=species)
-
-    @staticmethod
-    def _maps_figure(
-        pl_module: LightningModule, images: torch.Tensor, labels: torch.Tensor, species: str
-    ) -> Figure:
-        device = pl_module.device
-        was_training = pl_module.training
-        pl_module.eval()
-        images = normalise(images)  # batches arrive as uint8; faces are drawn from [-1, 1]
-        with torch.no_grad():
-            x = images.to(device)
-            maps = pl_module(x)[:, 0].float().cpu().numpy()
-            teacher_target = getattr(pl_module, "teacher_target", None)
-            targets = None
-            if callable(teacher_target):
-                targets = teacher_target(x, labels.to(device))[:, 0].float().cpu().numpy()
-        pl_module.train(was_training)
-        faces = ((images.permute(0, 2, 3, 1).numpy() + 1.0) * 127.5).clip(0, 255)
-        titles = [f"{species} #{i}" for i in range(len(images))]
-        return map_panel_figure(faces.astype(np.uint8), maps, targets, titles)
 
     # ------------------------------------------------------------------ validation
     def _validation_epoch_drawn(self, trainer: Trainer) -> bool:
@@ -271,12 +266,59 @@ class FASDashboard(Callback):
         if splits:
             self._sink.image("curves/roc", roc_figure(scores, thresholds), step)
             self._sink.image("curves/det", det_figure(scores, thresholds), step)
+            figure = species_roc_figure(scores, thresholds)
+            self._sink.image("curves/roc_per_species", figure, step)
         self._sink.image("curves/score_histogram", score_histogram_figure(scores, thresholds), step)
         if reports:
             from mtfas.reporting.results import results_table
 
             self._sink.table("tables/apcer_per_species", species_table(reports), step)
             self._sink.table("tables/results", results_table(reports), step)
+
+
+def system_map_figure(
+    system: LightningModule,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    titles: Sequence[str] | None = None,
+    cue_masks: torch.Tensor | None = None,
+) -> Figure:
+    """The map panel of a system on some faces: face, cue mask, teacher target, student map.
+
+    The system's student map (``system(x)``) and, for systems with a
+    ``teacher_target(images, labels)`` method (``MetaTeacherSystem``), the teacher's target
+    are computed in eval mode without gradients (the mode is restored), then drawn by
+    :func:`mtfas.reporting.plots.map_panel_figure` on the fixed colour scale ``[0, 1]``.
+    The dashboard's ``maps/...`` panels, the notebooks and the README figures use it.
+
+    Args:
+        system: A trained system (any ``LightningModule`` whose forward gives maps).
+        images: ``(N, 3, H, W)`` uint8 faces, as the data modules give them.
+        labels: ``(N,)`` 0 bona fide / 1 attack (the teacher's input).
+        titles: One label per face (row).
+        cue_masks: ``(N, 1, H, W)`` cue masks in ``[0, 1]`` (1 = attack instrument seen),
+            where the data has them (synthetic releases), else ``None``.
+
+    Returns:
+        The figure.
+    """
+    device = system.device
+    was_training = system.training
+    system.eval()
+    images = normalise(images)  # batches arrive as uint8; faces are drawn from [-1, 1]
+    try:
+        with torch.no_grad():
+            x = images.to(device)
+            maps = system(x)[:, 0].float().cpu().numpy()
+            teacher_target = getattr(system, "teacher_target", None)
+            targets = None
+            if callable(teacher_target):
+                targets = teacher_target(x, labels.to(device))[:, 0].float().cpu().numpy()
+    finally:
+        system.train(was_training)
+    faces = ((images.permute(0, 2, 3, 1).cpu().numpy() + 1.0) * 127.5).clip(0, 255)
+    masks = None if cue_masks is None else cue_masks.detach().float().cpu().numpy()
+    return map_panel_figure(faces.astype(np.uint8), maps, targets, titles, masks)
 
 
 def species_table(reports: dict[str, Any]) -> pd.DataFrame:

@@ -37,6 +37,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from mtfas.cli import inference, report, synth
+from mtfas.cli.checkpoints import save_best_checkpoint, save_tested_checkpoint
 from mtfas.cli.quiet import quiet_third_party
 from mtfas.cli.trust import check_checkpoint_hparams
 from mtfas.datamodules.base import FASDataModule
@@ -239,9 +240,14 @@ class MTFASCLI(LightningCLI):
             super()._run_subcommand(subcommand)
 
     def after_fit(self) -> None:
-        """Test the trained model on [dev, test] and save it as ``last.ckpt``, unless disabled."""
+        """Test the trained model on [dev, test] and save it as ``last.ckpt``, unless disabled.
+
+        A checkpoint that a monitoring ``ModelCheckpoint`` chose on validation is saved
+        beside it as ``best.ckpt`` first (named and described as such, never tested here).
+        """
         if not self.config[self.subcommand].get("test_after_fit", True):
             return
+        save_best_checkpoint(self.trainer)
         self.trainer.test(self.model, datamodule=self.datamodule, verbose=False)
         save_tested_checkpoint(self.trainer)
 
@@ -399,33 +405,6 @@ def check_ckpt_path(ckpt_path: str | None) -> None:
             f"--ckpt_path {ckpt_path}: {where}. Give the .ckpt file of an mtfas run (fit "
             "prints the path of the tested model's last.ckpt)."
         )
-
-
-def save_tested_checkpoint(trainer: Any) -> Path:
-    """Save the model a test just used (weights and dev threshold) as ``last.ckpt``.
-
-    The file goes beside the run's checkpoints (the ``ModelCheckpoint`` folder, else
-    ``<run folder>/checkpoints``), replacing a ``last.ckpt`` saved at the end of training,
-    so that the run's ``last.ckpt`` is always the model whose numbers were printed. It is
-    written to a temporary file and renamed. Call it on every process.
-
-    Returns:
-        The path of ``last.ckpt``.
-    """
-    from mtfas.reporting.results import run_dir
-
-    callback = trainer.checkpoint_callback
-    dirpath = getattr(callback, "dirpath", None)
-    folder = Path(dirpath) if dirpath else run_dir(trainer) / "checkpoints"
-    path = folder / "last.ckpt"
-    tmp = folder / ".last.ckpt.tmp"
-    trainer.save_checkpoint(tmp, weights_only=False)  # full: weights, optimisers, loops
-    if trainer.is_global_zero:
-        os.replace(tmp, path)
-        threshold = float(trainer.lightning_module.threshold)
-        print(f"Saved the tested model (dev threshold {threshold:.6g}) to {path}", flush=True)
-    trainer.strategy.barrier("mtfas_last_ckpt")
-    return path
 
 
 def _mtfas_error(exc: BaseException) -> MTFASError | None:

@@ -117,6 +117,7 @@ def run_predict(args: Any) -> int:
         device=args.device,
         allowed_classes=args.allow_class or (),
     )
+    _say_selection(predictor.info.selection if predictor.info else None)
     result = predictor.predict(args.input)
     written = result.save(args.out) if args.out else []
     print(result.summary())
@@ -173,6 +174,7 @@ def run_export(args: Any) -> int:
         atol=args.atol,
         allowed_classes=args.allow_class or (),
     )
+    _say_selection(result.selection)
     print(f"Wrote {result.path} (input {result.input_size}x{result.input_size}, dynamic batch)")
     if result.checked:
         print(f"ONNX Runtime matches PyTorch: max abs difference {result.max_abs_diff:.3g}")
@@ -181,3 +183,12 @@ def run_export(args: Any) -> int:
             'Not checked against PyTorch: onnxruntime is not installed (pip install "mtfas[onnx]").'
         )
     return 0
+
+
+def _say_selection(selection: str | None) -> None:
+    """Say that a checkpoint chosen on validation is not the model the fit tested."""
+    if selection:
+        print(
+            f"Note: this checkpoint was chosen on validation ({selection}); it is not the "
+            "model the fit tested and printed (that is last.ckpt)."
+        )

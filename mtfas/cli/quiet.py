@@ -9,6 +9,10 @@ warning. Each entry names what it silences and why it is harmless:
   loader; nothing a user can change);
 * jsonargparse's deprecation notes about the calls LightningCLI makes
   (``add_instantiator``, ``instantiate_classes``, ``skip_none``): Lightning's code;
+* Lightning's ``UserWarning`` that a ``ModelCheckpoint`` with ``every_n_train_steps`` under
+  manual optimisation "will contain the model state AFTER optimization": that is the state
+  a step checkpoint must hold (``step=N`` holds the weights after N steps, which a resume
+  continues from; tested in ``tests/test_resume.py``);
 * Lightning's info lines that describe the machine rather than the run ("GPU available:
   False, used: False", "TPU available ...", "HPU available ...", "Seed set to 0": the seed
   is in the saved config; "`Trainer.fit` stopped: `max_epochs=5` reached", the end the
@@ -25,6 +29,7 @@ from contextlib import contextmanager
 __all__ = ["quiet_third_party"]
 
 _LEAFSPEC = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
+_AFTER_STEP = r"Using ModelCheckpoint with manual optimization and every_n_train_steps"
 #: Loggers the info lines come from (``rank_zero_info`` logs to Lightning's rank_zero logger).
 _INFO_LOGGERS = (
     "lightning.pytorch.utilities.rank_zero",
@@ -52,6 +57,7 @@ def quiet_third_party() -> Iterator[None]:
     loggers = [logging.getLogger(name) for name in _INFO_LOGGERS]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_LEAFSPEC, category=FutureWarning)
+        warnings.filterwarnings("ignore", message=_AFTER_STEP, category=UserWarning)
         warnings.filterwarnings(
             "ignore", category=DeprecationWarning, module=r"lightning\.pytorch\.cli"
         )

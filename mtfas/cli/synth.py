@@ -59,7 +59,7 @@ def add_arguments(parser: Any) -> None:
         type=int,
         nargs="+",
         default=None,
-        help="siw, replay-attack, casia-fasd, msu-mfsd: first N subjects "
+        help="siw, replay-attack, casia-fasd, msu-mfsd, table: first N subjects "
         "(clients) of every split, or one count per split.",
     )
     parser.add_argument("--workers", type=int, default=0, help="Rendering processes.")

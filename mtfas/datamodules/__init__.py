@@ -1,4 +1,4 @@
-"""Data modules: one per benchmark, thin over a shared core."""
+"""Data modules: one per benchmark, thin over a shared core, and one for your own data."""
 
 from mtfas.datamodules.base import SPLITS, FASDataModule, carve_meta_val
 from mtfas.datamodules.casia_fasd import CASIAFASDDataModule
@@ -11,6 +11,8 @@ from mtfas.datamodules.replay_attack import ReplayAttackDataModule
 from mtfas.datamodules.siw import SiWDataModule
 from mtfas.datamodules.synthetic import SyntheticDataModule
 from mtfas.datamodules.synthetic_oulu_npu import SyntheticOULUNPUDataModule
+from mtfas.datamodules.synthetic_partial import SyntheticPartialDataModule
+from mtfas.datamodules.table import TableDataModule
 from mtfas.datamodules.video import CacheFrameStore, VideoDataModule, default_cache_dir
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "SiWDataModule",
     "SyntheticDataModule",
     "SyntheticOULUNPUDataModule",
+    "SyntheticPartialDataModule",
+    "TableDataModule",
     "VideoDataModule",
     "carve_meta_val",
     "default_cache_dir",

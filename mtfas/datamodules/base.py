@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader
 from mtfas.datamodules.dataset import (
     LABELS,
     REQUIRED_COLUMNS,
+    CueMasks,
     FrameDataset,
     FrameStore,
     collate_frames,
@@ -192,6 +193,17 @@ class FASDataModule(LightningDataModule, abc.ABC):
     def frame_store(self) -> FrameStore:
         """The store holding the face crops of every video (built in ``prepare_data``)."""
 
+    def cue_masks(self) -> CueMasks | None:
+        """Where the cue masks of the videos are, for the evaluation loaders (None: unknown).
+
+        Benchmarks that know where the attack instrument is in each frame (the synthetic
+        ones) override this; the dev and test loaders then carry a batch key
+        ``cue_mask``, float32 ``(B, 1, H, W)`` in [0, 1] (1 where the instrument is seen),
+        cropped and resized like the images. Training and meta-validation batches never
+        carry it: it is for evaluation code only.
+        """
+        return None
+
     # ------------------------------------------------------------ splits
     def split_tables(self) -> dict[str, pd.DataFrame]:
         """Validated tables of ``train`` (minus meta-val), ``meta_val``, ``dev`` and ``test``."""
@@ -246,6 +258,7 @@ class FASDataModule(LightningDataModule, abc.ABC):
         store = self.frame_store()
         train_tf = train_transform(self.image_size, self.augment)
         eval_tf = eval_transform(self.image_size)
+        masks = self.cue_masks()
         self.datasets = {
             "train": FrameDataset(
                 tables["train"],
@@ -261,6 +274,7 @@ class FASDataModule(LightningDataModule, abc.ABC):
                 self.pai_names,
                 eval_tf,
                 uint8=self.uint8_batches,
+                cue_masks=masks,
             ),
             "test": FrameDataset(
                 tables["test"],
@@ -268,6 +282,7 @@ class FASDataModule(LightningDataModule, abc.ABC):
                 self.pai_names,
                 eval_tf,
                 uint8=self.uint8_batches,
+                cue_masks=masks,
             ),
         }
         if len(tables["meta_val"]):

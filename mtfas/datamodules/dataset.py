@@ -18,6 +18,12 @@ from mtfas.transforms import to_tensor, to_uint8_tensor
 #: Columns every ``video_table`` has (benchmarks add their own).
 REQUIRED_COLUMNS = ("video", "label", "pai", "subject")
 LABELS = {"live": 0, "attack": 1}
+#: Batch key of the cue masks of evaluation batches (synthetic benchmarks with known masks).
+CUE_MASK_KEY = "cue_mask"
+
+CueMasks = Callable[[str], np.ndarray]
+"""Gives the cue masks of a video, ``(N, S, S, 3)`` uint8 (grey in every channel, 255 where
+the attack instrument is seen), one per stored crop and cropped like them."""
 
 
 class FrameStore(Protocol):
@@ -98,7 +104,8 @@ class FrameDataset(Dataset[dict[str, Any]]):
     Items are dicts with ``image`` (float ``3 x H x W`` in [-1, 1]; uint8 in [0, 255]
     with ``uint8=True``, see :func:`normalise`), ``label`` (0 live,
     1 attack), ``pai`` (species id into ``pai_names``), ``video`` (row of the video in
-    ``table``) and ``subject``.
+    ``table``) and ``subject``; with ``cue_masks`` also ``cue_mask``, float32
+    ``1 x H x W`` in [0, 1], transformed like the image.
 
     Args:
         table: One row per video with at least the columns of ``REQUIRED_COLUMNS``.
@@ -107,6 +114,12 @@ class FrameDataset(Dataset[dict[str, Any]]):
         transform: Albumentations-style callable ``transform(image=array)["image"]``.
         max_frames_per_video: Use only each video's first ``n`` stored frames.
         uint8: Give images as uint8 tensors (the loaders of the data modules do).
+        cue_masks: Where the cue masks of each video are (evaluation datasets of benchmarks
+            that know them; ``transform`` must then be deterministic, a resize, since it
+            is applied to the image and the mask separately).
+
+    Raises:
+        DatasetError: If a video has another number of cue masks than of crops.
     """
 
     def __init__(
@@ -117,9 +130,11 @@ class FrameDataset(Dataset[dict[str, Any]]):
         transform: Callable[..., dict[str, Any]] | None = None,
         max_frames_per_video: int | None = None,
         uint8: bool = False,
+        cue_masks: CueMasks | None = None,
     ) -> None:
         self.table = table.reset_index(drop=True)
         self.uint8 = uint8
+        self.cue_masks = cue_masks
         self.store = store
         self.transform = transform
         pai_ids = {name: i for i, name in enumerate(pai_names)}
@@ -134,6 +149,15 @@ class FrameDataset(Dataset[dict[str, Any]]):
         self.video_of = np.repeat(np.arange(len(counts)), counts)
         starts = np.cumsum(self.frames_per_video) - self.frames_per_video
         self.frame_of = np.arange(len(self.video_of)) - np.repeat(starts, counts)
+        if cue_masks is not None:
+            for video in self.table["video"]:
+                n_masks, n_crops = len(cue_masks(video)), len(store.frames(video))
+                if n_masks != n_crops:
+                    raise DatasetError(
+                        f"video {video!r} has {n_crops} crops but {n_masks} cue masks; "
+                        "preprocess the release again (prepare_data) so that both are cut "
+                        "from the same frames"
+                    )
 
     def __len__(self) -> int:
         return len(self.video_of)
@@ -146,18 +170,30 @@ class FrameDataset(Dataset[dict[str, Any]]):
             image = self.transform(image=image)["image"]
         return v, image
 
-    def _item(self, v: int, image: Tensor) -> dict[str, Tensor | int]:
-        return {
+    def _item(self, v: int, image: Tensor, index: int) -> dict[str, Tensor | int]:
+        item: dict[str, Tensor | int] = {
             "image": image,
             "label": int(self.labels[v]),
             "pai": int(self.pai[v]),
             "video": v,
             "subject": int(self.subjects[v]),
         }
+        if self.cue_masks is not None:
+            item[CUE_MASK_KEY] = self._cue_mask(v, index)
+        return item
+
+    def _cue_mask(self, v: int, index: int) -> Tensor:
+        """The cue mask of an item, ``1 x H x W`` float32 in [0, 1], transformed like its image."""
+        assert self.cue_masks is not None
+        mask = np.asarray(self.cue_masks(self.videos[v])[self.frame_of[index]])
+        if self.transform is not None:
+            mask = self.transform(image=mask)["image"]
+        grey = np.ascontiguousarray(mask[..., 0] if mask.ndim == 3 else mask)
+        return torch.from_numpy(grey.astype(np.float32) / np.float32(255.0))[None]
 
     def __getitem__(self, index: int) -> dict[str, Tensor | int]:
         v, image = self._pixels(index)
-        return self._item(v, to_uint8_tensor(image) if self.uint8 else to_tensor(image))
+        return self._item(v, to_uint8_tensor(image) if self.uint8 else to_tensor(image), index)
 
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Tensor | int]]:
         """The items of a batch (PyTorch's loaders fetch batches through this method).
@@ -177,5 +213,8 @@ class FrameDataset(Dataset[dict[str, Any]]):
             pixels[slot] = image
             rows.append(v)
         assert images is not None  # indices is not empty
-        items = [self._item(v, images[slot].permute(2, 0, 1)) for slot, v in enumerate(rows)]
+        items = [
+            self._item(v, images[slot].permute(2, 0, 1), int(indices[slot]))
+            for slot, v in enumerate(rows)
+        ]
         return FrameBatch(items, images)

@@ -54,6 +54,7 @@ from mtfas.transforms.normalise import NORMALISATION
 
 __all__ = [
     "INFERENCE_KEY",
+    "SELECTION_KEY",
     "AllowList",
     "InferenceInfo",
     "check_checkpoint_hparams",
@@ -63,6 +64,7 @@ __all__ = [
     "module_spec",
     "plain_checkpoint_hparams",
     "plain_hyperparameters",
+    "selection_note",
     "student_classes",
 ]
 
@@ -175,6 +177,9 @@ class InferenceInfo:
         video_level: ``True`` if the threshold was chosen on per-video mean scores,
             ``False`` if on frame scores, ``None`` if the checkpoint does not say (older
             checkpoints; :class:`mtfas.Predictor` then assumes video level, the default).
+        selection: For a checkpoint chosen on validation (``best.ckpt``), what chose it
+            (:func:`selection_note`); ``None`` for the tested model (``last.ckpt``) and
+            checkpoints saved during training.
     """
 
     path: Path
@@ -186,6 +191,24 @@ class InferenceInfo:
     pai_names: list[str] | None
     system: str | None
     video_level: bool | None = None
+    selection: str | None = None
+
+
+#: Key of a checkpoint chosen on validation (``best.ckpt``) that describes the choice.
+SELECTION_KEY = "mtfas_selection"
+
+
+def selection_note(checkpoint: dict[str, Any]) -> str | None:
+    """``"val/acer = 0.03125 (min) at epoch 3, step 88"`` for a ``best.ckpt``, else None."""
+    chosen = checkpoint.get(SELECTION_KEY)
+    if not isinstance(chosen, dict):
+        return None
+    score = chosen.get("score")
+    value = f"{score:.6g}" if isinstance(score, int | float) else "?"
+    return (
+        f"{chosen.get('monitor')} = {value} ({chosen.get('mode')}) at epoch "
+        f"{chosen.get('epoch')}, step {chosen.get('step')}"
+    )
 
 
 def _safe_globals() -> list[Any]:
@@ -290,6 +313,7 @@ def _info(checkpoint: dict[str, Any], path: Path) -> InferenceInfo:
         pai_names=meta.get("pai_names"),
         system=meta.get("system"),
         video_level=meta["video_level"] if isinstance(meta.get("video_level"), bool) else None,
+        selection=selection_note(checkpoint),
     )
 
 
@@ -582,6 +606,7 @@ def _bare_info(checkpoint: dict[str, Any], path: Path) -> InferenceInfo:
         threshold_method=None,
         pai_names=None,
         system=None,
+        selection=selection_note(checkpoint),
     )
 
 

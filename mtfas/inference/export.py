@@ -59,12 +59,15 @@ class ExportResult:
             check batch (maps and scores), or ``None`` if not checked.
         checked: Whether ONNX Runtime checked the export (``False``: not installed, or
             ``check=False``).
+        selection: What chose the checkpoint on validation (a ``best.ckpt``), or ``None``
+            for the tested model.
     """
 
     path: Path
     input_size: int
     max_abs_diff: float | None
     checked: bool
+    selection: str | None = None
 
 
 def export_onnx(
@@ -141,7 +144,7 @@ def export_onnx(
         program.save(str(tmp), external_data=False)
         _add_metadata(tmp, info, size)
         diff = _check(model, tmp, size, atol, out) if check else None
-    return ExportResult(out, int(size), diff, diff is not None)
+    return ExportResult(out, int(size), diff, diff is not None, info.selection)
 
 
 def _add_metadata(path: Path, info: InferenceInfo, size: int) -> None:
@@ -155,6 +158,10 @@ def _add_metadata(path: Path, info: InferenceInfo, size: int) -> None:
         "mtfas_threshold": info.threshold,
         "mtfas_threshold_method": info.threshold_method,
         "mtfas_pai_names": info.pai_names,
+        # The level the threshold was chosen at: True = per-video mean scores (average a
+        # video's frame scores before comparing), False = frame scores, null = unknown.
+        "mtfas_video_level": info.video_level,
+        "mtfas_selection": info.selection,
         "mtfas_decision_rule": "attack iff score >= threshold",
     }
     for key, value in values.items():

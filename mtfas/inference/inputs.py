@@ -11,14 +11,16 @@ import numpy as np
 
 from mtfas.errors import ConfigError, VideoReadError
 from mtfas.preprocessing.settings import PreprocessSettings, select_frames
-from mtfas.preprocessing.video import count_frames, iter_frames, open_video, video_info
+from mtfas.preprocessing.video import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    count_frames,
+    iter_frames,
+    open_video,
+    video_info,
+)
 
 __all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "InputFile", "discover", "read_input"]
-
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
-VIDEO_SUFFIXES = frozenset(
-    {".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".3gp"}
-)
 
 
 @dataclass(frozen=True)

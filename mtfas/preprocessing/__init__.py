@@ -1,4 +1,4 @@
-"""Video preprocessing: face crops of benchmark videos, cached on disk.
+"""Video preprocessing: face crops of benchmark videos (and still images), cached on disk.
 
 Typical use::
 
@@ -38,11 +38,22 @@ from mtfas.preprocessing.pipeline import (
     preprocess,
 )
 from mtfas.preprocessing.settings import PreprocessSettings, select_frames
-from mtfas.preprocessing.video import apply_rotation, read_frames, rotation_meta, video_info
+from mtfas.preprocessing.video import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    apply_rotation,
+    is_image,
+    read_frames,
+    read_image,
+    rotation_meta,
+    video_info,
+)
 from mtfas.preprocessing.worker import VideoFailure, VideoJob
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "SKIP_REASONS",
+    "VIDEO_SUFFIXES",
     "AnnotationPath",
     "Box",
     "BoxSource",
@@ -63,8 +74,10 @@ __all__ = [
     "crop_face",
     "crop_region",
     "eyes_to_box",
+    "is_image",
     "preprocess",
     "read_frames",
+    "read_image",
     "rotation_meta",
     "select_frames",
     "video_info",

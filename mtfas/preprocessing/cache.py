@@ -334,7 +334,7 @@ def read_part(path: Path) -> dict[str, Any]:
 
 
 def part_table(part: dict[str, Any]) -> pd.DataFrame:
-    """The rows of a part as a DataFrame with the :data:`PART_COLUMNS` dtypes."""
+    """The rows of a part (its ``"rows"``) as a DataFrame with the :data:`PART_COLUMNS` dtypes."""
     table = pd.DataFrame(part["rows"], columns=PART_COLUMNS)
     if not len(table):
         return empty_table()
@@ -396,10 +396,10 @@ def iter_parts(cache_dir: Path) -> Iterator[tuple[str, Path]]:
 
 def merge_parts(parts: dict[str, dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Merge parts into (crops, skipped frames), each sorted by video and frame."""
-    tables = [part_table(part) for part in parts.values()]
-    tables = [t for t in tables if len(t)]
-    merged = pd.concat(tables, ignore_index=True) if tables else empty_table()
-    return split_status(merged)
+    # One frame built from every part's rows, converted once (a frame per part costs ~8 ms
+    # each: most of a reused cache's start-up time).
+    rows = [row for part in parts.values() for row in part["rows"]]
+    return split_status(part_table({"rows": rows}))
 
 
 def write_if_changed(path: Path, table: pd.DataFrame) -> bool:

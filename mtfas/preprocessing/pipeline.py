@@ -6,6 +6,7 @@ import itertools
 import multiprocessing
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -21,6 +22,7 @@ from mtfas.preprocessing.boxes import Miss
 from mtfas.preprocessing.cache import (
     FAILURES_FILE,
     INDEX_FILE,
+    PART_COLUMNS,
     SKIPPED_FILE,
     STATUS_OK,
     CropCache,
@@ -28,7 +30,6 @@ from mtfas.preprocessing.cache import (
     iter_parts,
     merge_parts,
     part_file,
-    part_table,
     prepare_cache_dir,
     read_part,
     remove_temporaries,
@@ -47,6 +48,9 @@ from mtfas.preprocessing.worker import (
     job_sources,
     process_video,
 )
+
+#: Position of the status in a part's rows (:data:`PART_COLUMNS`).
+STATUS_COLUMN = PART_COLUMNS.index("status")
 
 #: Reasons a sampled frame gives no crop, with the words used in summaries.
 SKIP_REASONS = {
@@ -410,17 +414,15 @@ def _finish(
         if part is None:
             continue
         job_parts[job.video] = part
-        table = part_table(part)
+        status = Counter(str(row[STATUS_COLUMN]) for row in part["rows"])
+        written = status.pop(STATUS_OK, 0)
         counts.videos_done += 1
         counts.videos_reused += job.video not in todo_ids
-        status = table["status"]
-        written = int((status == STATUS_OK).sum())
-        counts.frames_sampled += len(table)
+        counts.frames_sampled += written + sum(status.values())
         counts.frames_written += written
         counts.videos_without_crops += written == 0
-        for reason, count in status[status != STATUS_OK].value_counts().items():
-            key = str(reason)
-            counts.frames_skipped[key] = counts.frames_skipped.get(key, 0) + int(count)
+        for reason, count in sorted(status.items(), key=lambda item: -item[1]):
+            counts.frames_skipped[reason] = counts.frames_skipped.get(reason, 0) + count
     counts.videos_failed = len(ordered_failures)
     job_index, job_skipped = merge_parts(job_parts)
     return PreprocessResult(cache_dir, settings, job_index, job_skipped, counts)

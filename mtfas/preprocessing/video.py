@@ -6,6 +6,10 @@ metadata. OpenCV's FFmpeg backend exposes it as ``CAP_PROP_ORIENTATION_META`` (d
 This module switches the automatic rotation off, reads the metadata, and rotates with
 :func:`apply_rotation`, so that the behaviour is the same on every OpenCV build and can be
 turned off (``orientation="ignore"``).
+
+Still images (:data:`IMAGE_SUFFIXES`) are read with :func:`read_image` (``cv2.imdecode``,
+which applies their EXIF orientation unless ``orientation="ignore"``): the preprocessing
+crops an image as a one-frame item (frame 0), never as a video.
 """
 
 from __future__ import annotations
@@ -21,6 +25,13 @@ import numpy as np
 
 from mtfas.errors import ConfigError, EmptyVideoError, VideoReadError
 from mtfas.preprocessing.cache import permission_error
+
+#: File suffixes read as still images (lower case), one frame each.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+#: File suffixes read as videos (lower case).
+VIDEO_SUFFIXES = frozenset(
+    {".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".3gp"}
+)
 
 _ROTATIONS = {
     0: None,
@@ -74,6 +85,65 @@ class VideoInfo:
     fps: float
 
 
+def _readable_size(path: Path, kind: str) -> int:
+    """The size of a readable, non-empty file; ``kind`` (video, image) names it in errors.
+
+    Raises:
+        EmptyVideoError: If the file has 0 bytes.
+        VideoReadError: If it does not exist, is a folder or cannot be read.
+        mtfas.errors.DatasetPermissionError: If this user may not read it.
+    """
+    try:
+        with open(path, "rb") as handle:  # readable? (OpenCV would only say "cannot open")
+            size = os.fstat(handle.fileno()).st_size
+    except FileNotFoundError:
+        raise VideoReadError(f"{kind} {path} does not exist") from None
+    except PermissionError as exc:
+        raise permission_error(path, exc) from exc
+    except IsADirectoryError:
+        raise VideoReadError(f"{kind} {path} is a folder, not a file") from None
+    except OSError as exc:
+        raise VideoReadError(
+            f"cannot read {kind} {path}: {exc.strerror or exc} (an I/O error, not a format "
+            "problem: check the disk or the network share)"
+        ) from exc
+    if size == 0:
+        raise EmptyVideoError(f"{kind} {path} is empty (0 bytes); re-copy it from the dataset")
+    return size
+
+
+def is_image(path: str | Path) -> bool:
+    """Whether ``path`` is read as a still image (its suffix is in :data:`IMAGE_SUFFIXES`)."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def read_image(path: str | Path, orientation: str = "auto") -> np.ndarray:
+    """Read a still image as ``H x W x 3`` uint8 RGB.
+
+    Args:
+        path: The image file.
+        orientation: ``"auto"`` applies its EXIF orientation (``cv2.imdecode``'s
+            default), ``"ignore"`` keeps the stored pixels.
+
+    Raises:
+        EmptyVideoError: If the file has 0 bytes.
+        VideoReadError: If it does not exist or OpenCV cannot decode it.
+        mtfas.errors.DatasetPermissionError: If this user may not read it.
+    """
+    path = Path(path)
+    _readable_size(path, "image")
+    flags = cv2.IMREAD_COLOR
+    if orientation != "auto":
+        flags |= cv2.IMREAD_IGNORE_ORIENTATION
+    image = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), flags)
+    if image is None or image.size == 0:
+        raise VideoReadError(
+            f"cannot decode image {path}: OpenCV does not recognise it (corrupt, truncated "
+            "or an unsupported format); re-copy it from the dataset"
+        )
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
 def open_video(path: Path) -> cv2.VideoCapture:
     """Open a video with automatic rotation switched off.
 
@@ -85,22 +155,7 @@ def open_video(path: Path) -> cv2.VideoCapture:
             readable by this user.
     """
     path = Path(path)
-    try:
-        with open(path, "rb") as handle:  # readable? (OpenCV would only say "cannot open")
-            size = os.fstat(handle.fileno()).st_size
-    except FileNotFoundError:
-        raise VideoReadError(f"video {path} does not exist") from None
-    except PermissionError as exc:
-        raise permission_error(path, exc) from exc
-    except IsADirectoryError:
-        raise VideoReadError(f"video {path} is a folder, not a file") from None
-    except OSError as exc:
-        raise VideoReadError(
-            f"cannot read video {path}: {exc.strerror or exc} (an I/O error, not a format "
-            "problem: check the disk or the network share)"
-        ) from exc
-    if size == 0:
-        raise EmptyVideoError(f"video {path} is empty (0 bytes); re-copy it from the dataset")
+    _readable_size(path, "video")
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         capture.release()

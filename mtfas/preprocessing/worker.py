@@ -1,4 +1,9 @@
-"""Preprocessing of one video: decode, locate faces, crop, write array and index part."""
+"""Preprocessing of one video: decode, locate faces, crop, write array and index part.
+
+A job whose file is a still image (:func:`~mtfas.preprocessing.video.is_image`) is read
+with :func:`~mtfas.preprocessing.video.read_image` and cropped as a one-frame item
+(frame 0; the sampling settings do not apply), into the same cache files as a video.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +40,15 @@ from mtfas.preprocessing.cache import (
 )
 from mtfas.preprocessing.crop import crop_face
 from mtfas.preprocessing.settings import PreprocessSettings, select_frames
-from mtfas.preprocessing.video import count_frames, iter_frames, open_video, video_info
+from mtfas.preprocessing.video import (
+    apply_rotation,
+    count_frames,
+    is_image,
+    iter_frames,
+    open_video,
+    read_image,
+    video_info,
+)
 
 #: Frames decoded before their boxes are asked for and cropped (bounds memory).
 CHUNK_FRAMES = 16
@@ -57,7 +70,8 @@ class VideoJob:
     Attributes:
         video: Id of the video, a relative path such as ``"Train_files/1_1_01_1"``; names
             its files in the cache and its rows in the index.
-        path: The video file.
+        path: The video file (or a still image: a one-frame item, see the module
+            docstring).
         boxes: Where its faces are.
         max_frames: Sample only among the first ``max_frames`` frames of the video (e.g.
             SiW protocol 1 trains on the first 60); None samples the whole video. Not part
@@ -226,9 +240,22 @@ class BackgroundWrites:
         self.close()
 
 
+def _crop_image(
+    job: VideoJob, settings: PreprocessSettings
+) -> tuple[list[dict[str, object]], np.ndarray]:
+    """Crop a still image as frame 0 of a one-frame item (``job.rotation`` applies)."""
+    rotation = job.rotation or 0
+    image = apply_rotation(read_image(job.path, settings.orientation), rotation)
+    cropper = _Cropper(job, settings, 1, rotation)
+    cropper.crop([(0, image)])
+    return cropper.rows, cropper.crops[: cropper.written]
+
+
 def _crop_video(
     job: VideoJob, settings: PreprocessSettings
 ) -> tuple[list[dict[str, object]], np.ndarray]:
+    if is_image(job.path):
+        return _crop_image(job, settings)
     capture = open_video(job.path)
     try:
         info = video_info(capture)

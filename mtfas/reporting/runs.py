@@ -125,12 +125,24 @@ def read_results(path: str | Path) -> pd.DataFrame:
         bad = [i + 1 for i, row in enumerate(rows) if len(row) != len(rows[0])]
         if bad:
             problem = f"lines {bad} do not have the {len(rows[0])} fields of its header"
+        elif _older_bpcer_columns(rows[0]):
+            problem = (
+                "it was written before BPCER@APCER was taken at the worst species' APCER (its "
+                "'bpcer@apcer=...' columns are the pooled variant, and it has no "
+                "'bpcer@apcer_pooled=...' columns), so it cannot be averaged with newer runs"
+            )
     if problem:
         raise DatasetError(
             f"{path} is not a complete mtfas results file: {problem}. Rerun `mtfas test` for "
             "that run, or leave its folder out."
         )
     return pd.read_csv(path)
+
+
+def _older_bpcer_columns(header: Sequence[str]) -> bool:
+    """Whether a results header is of the format whose ``bpcer@apcer=x`` was pooled."""
+    worst = any(c.startswith("bpcer@apcer=") for c in header)
+    return worst and not any(c.startswith("bpcer@apcer_pooled=") for c in header)
 
 
 def run_identity(run: Path) -> tuple[str, str] | None:

@@ -23,6 +23,37 @@ PAI_NAMES: tuple[str, ...] = ("live", "print1", "print2", "replay1", "replay2")
 PRINT_IDS: tuple[int, ...] = (1, 2)
 REPLAY_IDS: tuple[int, ...] = (3, 4)
 
+#: Partial-attack regions of the face (see :class:`PartialSpec`).
+REGIONS: tuple[str, ...] = ("eyes", "mouth")
+#: Kinds of partial attack: a print with holes cut out, or a printed patch worn on the face.
+PARTIAL_KINDS: tuple[str, ...] = ("cut", "patch")
+
+
+@dataclass(frozen=True)
+class PartialSpec:
+    """A partial attack: a print that covers only part of the attacker's live face.
+
+    * ``kind="cut"``: a printed photo of the subject with the ``regions`` cut out, held in
+      front of the face so that the attacker's live eyes and / or mouth show through the
+      holes (CASIA-FASD's cut-photo attacks).
+    * ``kind="patch"``: only the ``regions`` of the printed photo, worn on the live face
+      (paper glasses over the eyes, a paper patch over the mouth).
+
+    The printed part is aligned on the live face's eyes; the attacker is the subject
+    itself, so the live regions carry no spoof cue and no identity mismatch.
+
+    Attributes:
+        name: Species name.
+        printer: The printer (a key of ``PRINTERS``) the photo is printed with.
+        kind: ``"cut"`` or ``"patch"``.
+        regions: Face regions (of ``REGIONS``) cut out (``cut``) or covered (``patch``).
+    """
+
+    name: str
+    printer: int
+    kind: str
+    regions: tuple[str, ...]
+
 
 @dataclass(frozen=True)
 class Light:
@@ -321,6 +352,33 @@ DISPLAYS: dict[int, DisplaySpec] = {
 }
 """The displays of the replay species (an RGB-stripe laptop LCD; a pentile tablet)."""
 
+PARTIALS: dict[int, PartialSpec] = {
+    5: PartialSpec("cut_eyes1", 1, "cut", ("eyes",)),
+    6: PartialSpec("cut_mouth1", 1, "cut", ("mouth",)),
+    7: PartialSpec("cut_eyes2", 2, "cut", ("eyes",)),
+    8: PartialSpec("cut_eyes_mouth2", 2, "cut", ("eyes", "mouth")),
+    9: PartialSpec("glasses1", 1, "patch", ("eyes",)),
+    10: PartialSpec("glasses2", 2, "patch", ("eyes",)),
+    11: PartialSpec("mouth_patch2", 2, "patch", ("mouth",)),
+}
+"""The partial attacks (ids after the full species; the digit names the printer).
+
+Each is its own physical print (its own random stream), re-captured like the full prints.
+"""
+
+PARTIAL_NAMES: tuple[str, ...] = tuple(spec.name for spec in PARTIALS.values())
+"""Names of the partial attacks, in id order."""
+
+ALL_PAI_NAMES: tuple[str, ...] = PAI_NAMES + PARTIAL_NAMES
+"""Every species the generator renders; the index is the species id. ``PAI_NAMES`` (the
+first five) is what the layouts of the real benchmarks and the sample grid use."""
+
+
+def printer_of(pai: int) -> PrintSpec:
+    """The printer of a full print (``PRINTERS``) or of a partial attack (``PARTIALS``)."""
+    return PRINTERS[pai] if pai in PRINTERS else PRINTERS[PARTIALS[pai].printer]
+
+
 N_DEVICES: int = len(DEVICES)
 N_SESSIONS: int = len(SESSIONS)
 
@@ -366,7 +424,7 @@ def resolve_pai(pai: object) -> int:
     """Turns a species name or id into a species id.
 
     Args:
-        pai: A name of ``PAI_NAMES`` or an id in ``[0, len(PAI_NAMES))``.
+        pai: A name of ``ALL_PAI_NAMES`` or an id in ``[0, len(ALL_PAI_NAMES))``.
 
     Returns:
         The species id.
@@ -374,13 +432,13 @@ def resolve_pai(pai: object) -> int:
     Raises:
         ConfigError: If ``pai`` names no species.
     """
+    names = ALL_PAI_NAMES
     if isinstance(pai, str):
-        if pai not in PAI_NAMES:
-            raise ConfigError(f"Unknown presentation species {pai!r}; use one of {PAI_NAMES}.")
-        return PAI_NAMES.index(pai)
-    if _is_int(pai) and 0 <= int(pai) < len(PAI_NAMES):
+        if pai not in names:
+            raise ConfigError(f"Unknown presentation species {pai!r}; use one of {names}.")
+        return names.index(pai)
+    if _is_int(pai) and 0 <= int(pai) < len(names):
         return int(pai)
     raise ConfigError(
-        f"pai must be a species name in {PAI_NAMES} or an id in [0, {len(PAI_NAMES) - 1}], "
-        f"got {pai!r}."
+        f"pai must be a species name in {names} or an id in [0, {len(names) - 1}], got {pai!r}."
     )

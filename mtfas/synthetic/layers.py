@@ -20,7 +20,7 @@ import numpy as np
 
 from mtfas.synthetic._geometry import apply, box_corners
 from mtfas.synthetic._random import TAG_MEDIUM, TAG_PERSON, TAG_SOURCE, stream
-from mtfas.synthetic.conditions import DISPLAYS, PRINTERS, SESSIONS, Light
+from mtfas.synthetic.conditions import DISPLAYS, SESSIONS, Light, printer_of
 from mtfas.synthetic.face import Expression, PersonLayer, render_background, render_person
 from mtfas.synthetic.identity import Identity, sample_identity
 from mtfas.synthetic.media import display_emission, encode, make_print
@@ -179,14 +179,23 @@ class PrintAsset:
 
 @_asset_cache(2, lambda *a: a[-2] * a[-1])
 def print_medium(seed: int, subject: int, pai: int, size: int, ss: int) -> PrintAsset:
-    """The print of species ``pai`` made from the subject's source photo."""
+    """The print of species ``pai`` made from the subject's source photo.
+
+    ``pai`` is a full print (``PRINTERS``) or a partial attack (``PARTIALS``, printed with
+    its printer): every species is its own physical print, with its own random stream.
+    """
     src = source(seed, subject, KIND_PRINT, source_unit(size))
     internal = size * ss
     rgba = src.person.rgba
     photo = encode(rgba[..., :3] + src.bg * (1.0 - rgba[..., 3:]), src.white)
     sc = round(internal * MEDIUM_SCALE)
     medium = make_print(
-        photo, PRINTERS[pai], ss, src.unit / size, (sc, sc), stream(seed, TAG_MEDIUM, subject, pai)
+        photo,
+        printer_of(pai),
+        ss,
+        src.unit / size,
+        (sc, sc),
+        stream(seed, TAG_MEDIUM, subject, pai),
     )
     _frozen(medium.rgba)
     m = src.to_internal(internal)

@@ -36,7 +36,7 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pandas as pd
 import torch
@@ -48,6 +48,7 @@ from torch import Tensor, nn
 from mtfas.errors import ConfigError, EmptySplitError, NonFiniteLossError
 from mtfas.metrics import PADMetrics, PADReport
 from mtfas.models.score import map_score
+from mtfas.systems.diagnostics import MapStats, StepNorms, format_map_stats, format_step_norms
 from mtfas.systems.distributed import any_rank
 from mtfas.systems.losses import all_finite
 from mtfas.systems.rng import collect_rng_states, restore_rng_states
@@ -105,6 +106,13 @@ class FASSystem(LightningModule):
             step is skipped and counted).
         print_test_report: Print (rank zero) one line of dev metrics at each validation and
             the test table at the end of ``test``.
+        diagnostics: At each validation, log (``diag/...``) and print (one line, with
+            ``print_test_report``) what the maps look like on the dev set: per-species
+            means and spatial std of the student's and (if the system has one) the
+            teacher's maps, cue contrast and cue AUC where batches carry ``cue_mask``,
+            and the mean gradient and update norms of the training steps since the last
+            validation (:mod:`mtfas.systems.diagnostics`). They do not change training
+            (tested); the cost is one eval-mode teacher forward per dev batch.
     """
 
     #: The dev threshold, a registered float64 buffer (NaN until one is chosen).
@@ -118,6 +126,7 @@ class FASSystem(LightningModule):
         video_level: bool = True,
         max_consecutive_nonfinite: int = 5,
         print_test_report: bool = True,
+        diagnostics: bool = True,
     ) -> None:
         super().__init__()
         if threshold_method not in ("eer", "bpcer", "apcer"):
@@ -138,6 +147,9 @@ class FASSystem(LightningModule):
         self.video_level = video_level
         self.max_consecutive_nonfinite = int(max_consecutive_nonfinite)
         self.print_test_report = print_test_report
+        self.diagnostics = bool(diagnostics)
+        #: Training-step scalars (gradient / update norms) since the last validation.
+        self.step_norms = StepNorms()
         #: Decision threshold chosen on dev (NaN until a validation or test has run).
         self.register_buffer("threshold", torch.tensor(math.nan, dtype=torch.float64))
         #: Steps skipped because of a NaN/inf loss or gradient, in total and in a row.
@@ -175,6 +187,20 @@ class FASSystem(LightningModule):
         self.val_metrics = make()
         self.test_dev_metrics = make()
         self.test_metrics = make()
+        #: Dev-set map statistics by network (``"student"``, and ``"teacher"`` if any).
+        self.val_map_stats = nn.ModuleDict(
+            {net: MapStats(pai_names) for net in self._diagnosed_networks()}
+        )
+
+    def _map_stats(self) -> list[tuple[str, MapStats]]:
+        stats = getattr(self, "val_map_stats", {})
+        return [(net, cast(MapStats, metric)) for net, metric in stats.items()]
+
+    def _diagnosed_networks(self) -> list[str]:
+        return [
+            "student",
+            *(["teacher"] if isinstance(getattr(self, "teacher", None), nn.Module) else []),
+        ]
 
     # ------------------------------------------------------------------ scoring
     def forward(self, images: Tensor) -> Tensor:
@@ -344,12 +370,23 @@ class FASSystem(LightningModule):
         metric.update(self.score(batch["image"]), batch["label"], batch["pai"], batch["video"])
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:  # noqa: D102
-        self._update(self.val_metrics, batch)
+        batch = normalise_batch(batch)  # type: ignore[assignment]
+        images, pai = batch["image"], batch["pai"]
+        maps = self(images)
+        self.val_metrics.update(map_score(maps), batch["label"], pai, batch["video"])
+        if not self.diagnostics:
+            return
+        cue_mask = batch.get("cue_mask")
+        for net, stats in self._map_stats():
+            net_maps = maps if net == "student" else getattr(self, net)(images)
+            stats.update(net_maps, pai, cue_mask)
 
     def on_validation_epoch_end(self) -> None:  # noqa: D102
         if self.trainer.sanity_checking:
             # A couple of sanity batches need not hold both classes.
             self.val_metrics.reset()
+            for _, stats in self._map_stats():
+                stats.reset()
             return
         threshold = self._choose_threshold(self.val_metrics, "dev (validation)")
         self.threshold.fill_(threshold)
@@ -363,6 +400,27 @@ class FASSystem(LightningModule):
                 f"({report.worst_species})  BPCER {100 * report.bpcer:.2f}%  "
                 f"AUC {100 * report.auc:.2f}%  threshold {threshold:.6g}"
             )
+        if self.diagnostics:
+            self._log_diagnostics()
+
+    def _log_diagnostics(self) -> None:
+        """Log and print the dev-set map statistics and the training-step norms; reset them."""
+        pai_names = self.pai_names or []
+        logged: dict[str, float] = {}
+        parts = []
+        for net, stats in self._map_stats():
+            values = stats.compute()
+            stats.reset()
+            logged.update({f"diag/{net}_{key}": value for key, value in values.items()})
+            parts.append(format_map_stats(net, values, pai_names))
+        norms = self.step_norms.means()
+        self.step_norms.reset()
+        logged.update({f"diag/{key}": value for key, value in norms.items()})
+        if norms:
+            parts.append(format_step_norms(norms))
+        self.log_dict(logged, sync_dist=False)
+        if self.print_test_report:
+            self.say("  diagnostics: " + " | ".join(parts))
 
     def say(self, text: str) -> None:
         """Print on rank zero; in a terminal above the active progress bar (never cut by it)."""

@@ -37,7 +37,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import higher
 import torch
@@ -60,11 +60,15 @@ class InnerLoopResult:
         student_grads: Gradient of that first teaching loss w.r.t. each student
             parameter (detached), in ``student.parameters()`` order; ``None`` entries for
             parameters that do not influence the map.
+        inner_losses: The teaching loss at the start of each inner step (``K`` detached
+            scalars, the first equal to ``teach_loss``): computed anyway, kept to diagnose
+            an inner learning rate too large for ``K`` steps (the loss rises across steps).
     """
 
     val_loss: Tensor
     teach_loss: Tensor
     student_grads: list[Tensor | None]
+    inner_losses: list[Tensor] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,7 @@ class HigherInnerLoop(InnerLoop):
     def _run(self, task: InnerTask) -> InnerLoopResult:
         inner_opt = torch.optim.SGD(task.student.parameters(), lr=self.lr)
         captured: dict[str, object] = {}
+        inner_losses: list[Tensor] = []
 
         def capture(grads: Sequence[Tensor | None]) -> Sequence[Tensor | None]:
             captured["grads"] = [None if g is None else g.detach() for g in grads]
@@ -180,6 +185,7 @@ class HigherInnerLoop(InnerLoop):
                 fast = list(fmodel.parameters())
                 at = [p.detach().requires_grad_() for p in fast] if self.first_order else fast
                 loss = teaching_loss(fmodel(task.x_train, params=at), task.target)
+                inner_losses.append(loss.detach())
                 if k == 0:
                     captured["loss"] = loss.detach()
                     if task.sync_bn_stats:
@@ -199,6 +205,7 @@ class HigherInnerLoop(InnerLoop):
             val_loss=val_loss,
             teach_loss=captured["loss"],  # type: ignore[arg-type]
             student_grads=captured["grads"],  # type: ignore[arg-type]
+            inner_losses=inner_losses,
         )
 
 
@@ -214,12 +221,14 @@ class TorchFuncInnerLoop(InnerLoop):
         named, trainable, theta, buffers = _fast_weights(student)
         teach_loss: Tensor | None = None
         student_grads: list[Tensor | None] = []
+        inner_losses: list[Tensor] = []
         for k in range(self.steps):
             at = dict(theta)
             if self.first_order:
                 at.update({n: theta[n].detach().requires_grad_() for n in trainable})
             maps = functional_call(student, (at, buffers), (task.x_train,))
             loss = teaching_loss(maps, task.target)
+            inner_losses.append(loss.detach())
             grads = torch.autograd.grad(
                 loss, [at[n] for n in trainable], create_graph=True, allow_unused=True
             )
@@ -236,7 +245,7 @@ class TorchFuncInnerLoop(InnerLoop):
                     theta[n] = theta[n] - self.lr * g
         val_loss = task.val_loss_fn(functional_call(student, (theta, buffers), (task.x_val,)))
         assert teach_loss is not None
-        return InnerLoopResult(val_loss, teach_loss, student_grads)
+        return InnerLoopResult(val_loss, teach_loss, student_grads, inner_losses)
 
 
 class JVPInnerLoop(InnerLoop):
@@ -317,6 +326,7 @@ class JVPInnerLoop(InnerLoop):
             val_loss=surrogate,
             teach_loss=loss.detach(),
             student_grads=[g_by_name.get(n) for n in named],
+            inner_losses=[loss.detach()],
         )
 
 

@@ -38,11 +38,13 @@ from typing import Any, Literal
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
 from mtfas.errors import ConfigError
 from mtfas.models import DepthNet, TeacherNet
 from mtfas.systems.base import FASSystem
+from mtfas.systems.diagnostics import InnerLossMonitor, ParameterSnapshot, vector_norm
 from mtfas.systems.distributed import average_gradients, no_ddp_sync
 from mtfas.systems.inner_loop import make_inner_loop
 from mtfas.systems.losses import (
@@ -133,6 +135,7 @@ class MetaTeacherSystem(FASSystem):
         self.student = student if student is not None else DepthNet()
         self.teacher = teacher if teacher is not None else TeacherNet()
         self.inner_loop = make_inner_loop(backend, inner_steps, inner_lr, first_order)
+        self.inner_monitor = InnerLossMonitor(inner_lr)
         self.val_loss_name = val_loss
         self.student_update = student_update
         self.teacher_warmup_steps = int(teacher_warmup_steps)
@@ -191,8 +194,23 @@ class MetaTeacherSystem(FASSystem):
             opt_t.zero_grad(set_to_none=True)
             opt_s.zero_grad(set_to_none=True)
             return {}
+        if len(result.inner_losses) >= 2:
+            warning = self.inner_monitor.add(result.inner_losses, vector_norm(result.student_grads))
+            if warning is not None:
+                rank_zero_warn(warning)
+        diagnostics: dict[str, Tensor | float] = {}
+        if self.diagnostics:
+            diagnostics["teacher_grad_norm"] = teacher_grad_norm
+            diagnostics["teacher_update_norm"] = 0.0
+            if len(result.inner_losses) >= 2:
+                losses = torch.stack(result.inner_losses)
+                diagnostics["inner_loss_ratio"] = losses[-1] / losses[0]
+                diagnostics["inner_loss_rise"] = (losses[1:] > losses[:-1]).any().double()
         if update_teacher:
+            snapshot = ParameterSnapshot(self.teacher) if self.diagnostics else None
             self.step_optimizer(opt_t)
+            if snapshot is not None:
+                diagnostics["teacher_update_norm"] = snapshot.update_norm()
 
         if reuse:
             student_loss = result.teach_loss
@@ -208,7 +226,14 @@ class MetaTeacherSystem(FASSystem):
             ):
                 opt_s.zero_grad(set_to_none=True)
                 return {}
+        student = ParameterSnapshot(self.student) if self.diagnostics else None
         self.step_optimizer(opt_s)
+        if student is not None:
+            diagnostics["student_grad_norm"] = vector_norm(
+                p.grad for p in self.student.parameters()
+            )
+            diagnostics["student_update_norm"] = student.update_norm()
+            self.step_norms.add(**diagnostics)
         return {
             "teach_loss": result.teach_loss,
             "meta_val_loss": result.val_loss.detach(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mtfas.cli import main
@@ -76,7 +77,7 @@ def test_maps_of_every_species_are_logged(wandb_run):
 def test_curves_and_histograms_are_logged(wandb_run):
     _, run = wandb_run
     images = media(run, "images")
-    for panel in ("roc", "det", "score_histogram"):
+    for panel in ("roc", "det", "roc_per_species", "score_histogram"):
         assert any(i.startswith(f"curves/{panel}_") and i.endswith(".png") for i in images)
 
 
@@ -114,18 +115,68 @@ def test_metrics_and_config_are_in_the_run(wandb_run):
     assert (scores.parent / "results.md").is_file()
 
 
+def map_images(figure):
+    return [i for ax in figure.axes for i in ax.get_images() if i.get_array().ndim == 2]
+
+
 def test_systems_without_a_teacher_show_the_student_map_only():
     import torch
 
     from mtfas import MetaTeacherSystem, SupervisedSystem
+    from mtfas.callbacks.dashboard import system_map_figure
+    from tests.fakes import TinyStudent, TinyTeacher
+
+    images, labels = torch.zeros(2, 3, 16, 16, dtype=torch.uint8), torch.tensor([0, 1])
+    names = ["live", "print"]
+    supervised = SupervisedSystem(TinyStudent(), pai_names=names)
+    figure = system_map_figure(supervised, images, labels, ["a", "b"])
+    assert len(map_images(figure)) == 2 * 1  # face | student map, per sample
+    meta = MetaTeacherSystem(TinyStudent(), TinyTeacher(), pai_names=names)
+    meta.train()
+    figure = system_map_figure(meta, images, labels, ["a", "b"])
+    assert len(map_images(figure)) == 2 * 2  # face | teacher target | student map
+    assert meta.training  # the mode is restored
+    assert all(image.get_clim() == (0.0, 1.0) for image in map_images(figure))
+
+
+class RecordingSink:
+    def __init__(self):
+        self.images = {}
+
+    def image(self, key, figure, step, caption=""):
+        self.images[key] = figure
+
+
+def test_map_panels_show_the_cue_masks_of_the_batch_on_the_fixed_scale():
+    import torch
+
+    from mtfas import MetaTeacherSystem
     from mtfas.callbacks.dashboard import FASDashboard
     from tests.fakes import TinyStudent, TinyTeacher
 
-    images, labels = torch.zeros(2, 3, 16, 16), torch.tensor([0, 1])
-    names = ["live", "print"]
-    supervised = SupervisedSystem(TinyStudent(), pai_names=names)
-    figure = FASDashboard._maps_figure(supervised, images, labels, "print")
-    assert len(figure.axes) == 2 * 2  # face | student map, per sample
-    meta = MetaTeacherSystem(TinyStudent(), TinyTeacher(), pai_names=names)
-    figure = FASDashboard._maps_figure(meta, images, labels, "print")
-    assert len(figure.axes) == 2 * 3  # face | teacher target | student map
+    meta = MetaTeacherSystem(TinyStudent(), TinyTeacher(), pai_names=["live", "print"])
+    dashboard = FASDashboard(samples_per_species=2)
+    dashboard._sink = sink = RecordingSink()
+    masks = torch.zeros(3, 1, 16, 16)
+    masks[1:, :, 4:12, 2:14] = 1.0
+    batch = {
+        "image": torch.randint(0, 256, (3, 3, 16, 16), dtype=torch.uint8),
+        "label": torch.tensor([0, 1, 1]),
+        "pai": torch.tensor([0, 1, 1]),
+        "cue_mask": masks,
+    }
+    dashboard._collect(batch)
+    dashboard._draw_maps(meta, "val", 0)
+    assert set(sink.images) == {"maps/val/live", "maps/val/print"}
+    figure = sink.images["maps/val/print"]
+    shown = map_images(figure)
+    assert len(shown) == 2 * 3  # cue mask, teacher target, student map for 2 faces
+    assert np.array_equal(shown[0].get_array(), masks[1, 0].numpy())
+    assert all(image.get_clim() == (0.0, 1.0) for image in shown)
+    assert [i.colorbar for i in shown if i.colorbar is not None]
+    assert "cue mask (truth)" in [ax.get_title() for ax in figure.axes]
+    # without cue masks in the batch: no cue column
+    dashboard._collect({k: v for k, v in batch.items() if k != "cue_mask"})
+    dashboard._draw_maps(meta, "val", 1)
+    assert len(map_images(sink.images["maps/val/print"])) == 2 * 2
+    assert dashboard.skipped == {}

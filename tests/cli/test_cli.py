@@ -13,6 +13,7 @@ import torch
 
 from mtfas.cli import main
 from mtfas.cli.cli import COMMANDS
+from mtfas.inference.checkpoint import SELECTION_KEY, load_student
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "tests" / "conf" / "tiny_mtfas.yaml")
@@ -231,3 +232,29 @@ def test_synth_writes_a_sample_grid(tmp_path, capsys):
     assert len(written) == 1 and str(written[0]) in capsys.readouterr().out
     image = cv2.imread(str(written[0]))
     assert image is not None and image.shape[0] >= 2 * 48 and image.shape[1] >= 5 * 48
+
+
+@pytest.mark.slow
+def test_a_checkpoint_chosen_on_validation_is_best_ckpt_and_says_so(tmp_path, capsys):
+    root = tmp_path / "run"
+    args = ["fit", "--config", TINY, "--trainer.default_root_dir", str(root)]
+    args += ["--trainer.enable_checkpointing", "true", "--trainer.max_epochs", "2"]
+    args += ["--trainer.limit_train_batches", "2", "--trainer.callbacks+=ModelCheckpoint"]
+    args += ["--trainer.callbacks.monitor", "val/acer", "--trainer.callbacks.mode", "min"]
+    args += ["--trainer.callbacks.dirpath", str(root / "checkpoints")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    chosen = re.search(r"Saved the checkpoint chosen on validation \((.+?)\) to (\S+)", out)
+    assert chosen, out
+    best, last = Path(chosen.group(2)), root / "checkpoints" / "last.ckpt"
+    assert best.name == "best.ckpt" and best.is_file() and last.is_file()
+    selection = torch.load(best, weights_only=True)[SELECTION_KEY]
+    assert selection["monitor"] == "val/acer" and selection["mode"] == "min"
+    assert selection["source"] != "best.ckpt" and (best.parent / selection["source"]).is_file()
+    assert chosen.group(1).startswith("val/acer = ")
+    # The tested model is last.ckpt, not the chosen one, and each says what it is.
+    assert out.index("Saved the checkpoint chosen") < out.index("TEST at")
+    assert load_student(best)[1].selection == chosen.group(1)
+    assert load_student(last)[1].selection is None
+    assert main(["export", "--ckpt_path", str(best), "--out", str(tmp_path / "m.onnx")]) == 0
+    assert "chosen on validation" in capsys.readouterr().out

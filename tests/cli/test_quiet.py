@@ -43,3 +43,23 @@ def test_other_warnings_still_show_inside():
         warnings.filterwarnings("default")
         warnings.warn("a warning of the user's", UserWarning, stacklevel=1)
     assert [str(w.message) for w in caught] == ["a warning of the user's"]
+
+
+def test_the_after_optimisation_checkpoint_note_is_silenced_inside_only():
+    note = (
+        "Using ModelCheckpoint with manual optimization and every_n_train_steps, but no "
+        "pre-optimization state was saved."
+    )
+
+    def shown() -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warnings.warn(note, UserWarning, stacklevel=1)
+        return [str(w.message) for w in caught]
+
+    with quiet_third_party():
+        assert any(
+            f[0] == "ignore" and f[1] is not None and f[1].search(note) for f in warnings.filters
+        )
+    assert not any(f[1] is not None and f[1].search(note) for f in warnings.filters)
+    assert shown() == [note]

@@ -49,6 +49,8 @@ def test_metadata_carries_threshold_and_input_size(exported):
     assert props["mtfas_threshold"] == pytest.approx(float(system.threshold))
     assert props["mtfas_input_size"] == IMAGE_SIZE
     assert props["mtfas_pai_names"] == ["live", "print", "replay"]
+    assert props["mtfas_video_level"] is system.video_level is True  # the decision level
+    assert props["mtfas_selection"] is None  # the tested model, not one chosen on validation
 
 
 def test_export_of_a_non_mtfas_checkpoint_is_a_clear_error(tmp_path):

@@ -205,3 +205,19 @@ def test_report_refuses_runs_of_different_methods_or_data_unless_mixed(tmp_path,
     (tmp_path / "other" / "config.yaml").unlink()
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
     assert "1 run(s) have no saved config.yaml" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_report_refuses_a_results_file_of_the_pooled_bpcer_format(tmp_path, capsys):
+    for seed in range(2):
+        fake_run(tmp_path / f"seed{seed}", seed)
+    path = tmp_path / "seed1" / "results.csv"
+    frame = pd.read_csv(path)
+    pooled = [c for c in frame.columns if c.startswith("bpcer@apcer_pooled=")]
+    assert pooled  # the current format names the pooled variant
+    # A file of the older format: its bpcer@apcer=x columns held the pooled variant.
+    older = frame.drop(columns=[c for c in frame.columns if c.startswith("bpcer@apcer=")])
+    older.rename(columns={c: c.replace("_pooled", "") for c in pooled}).to_csv(path, index=False)
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "pooled variant" in err
+    assert not (tmp_path / "out" / "report.csv").exists()

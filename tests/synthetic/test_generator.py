@@ -245,7 +245,7 @@ def test_invalid_arguments_raise_config_error(kwargs: dict) -> None:
         render_capture(0, "live", **kwargs)
 
 
-@pytest.mark.parametrize("pai", ["print3", "Live", 5, -1, None, 1.0])
+@pytest.mark.parametrize("pai", ["print3", "Live", 12, -1, None, 1.0])  # 12 = len(ALL_PAI_NAMES)
 def test_unknown_species_raises_config_error(pai: object) -> None:
     with pytest.raises(ConfigError, match=r"pai|species"):
         render_capture(0, pai)  # type: ignore[arg-type]

@@ -1,8 +1,10 @@
 """Run 2-process DDP (gloo, CPU) training of MetaTeacherSystem; save what the test checks.
 
-Usage: python tests/systems/ddp_run.py OUT_DIR BACKEND STEPS
-Each rank saves its parameters after training (``params_rank{r}.pt``) and, for step 0,
-its batch and the initial parameters (``step0_rank{r}.pt``).
+Usage: python tests/systems/ddp_run.py OUT_DIR BACKEND:STEPS [BACKEND:STEPS ...]
+One fit per ``BACKEND:STEPS``, one after another in the same two processes (starting them
+and the process group once is most of the cost). Each rank saves, in
+``OUT_DIR/<backend>-<steps>/``, its parameters after training (``params_rank{r}.pt``) and,
+for step 0, its batch and the initial parameters (``step0_rank{r}.pt``).
 """
 
 from __future__ import annotations
@@ -50,7 +52,15 @@ def main() -> None:
     import faulthandler
 
     faulthandler.dump_traceback_later(300, exit=True)  # fail, never hang, the test
-    out, backend, steps = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    for spec in sys.argv[2:]:
+        backend, steps = spec.split(":")
+        out = Path(sys.argv[1]) / f"{backend}-{steps}"
+        out.mkdir(parents=True, exist_ok=True)
+        fit(out, backend, int(steps))
+
+
+def fit(out: Path, backend: str, steps: int) -> None:
+    """One DDP fit of ``steps`` steps with ``backend``; the ranks save into ``out``."""
     seed_everything(0)
     sgd = functools.partial(torch.optim.SGD, lr=LR)
     system = MetaTeacherSystem(

@@ -21,23 +21,26 @@ ROOT = Path(__file__).resolve().parents[2]
 LR = 0.1
 
 
-def _run(tmp_path: Path, backend: str, steps: int) -> None:
+BACKENDS = ["higher", "torch.func", "jvp"]
+SEVERAL = 4  # steps of the longer "higher" run
+
+
+@pytest.fixture(scope="module")
+def ddp_runs(tmp_path_factory) -> Path:
+    """One two-process run of every fit the tests check (one process start for all)."""
+    out = tmp_path_factory.mktemp("ddp")
+    specs = [f"{backend}:1" for backend in BACKENDS] + [f"higher:{SEVERAL}"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "tests" / "systems" / "ddp_run.py"),
-            str(tmp_path),
-            backend,
-            str(steps),
-        ],
-        cwd=tmp_path,
+        [sys.executable, str(ROOT / "tests" / "systems" / "ddp_run.py"), str(out), *specs],
+        cwd=out,
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
 
 
 def _grads(state: dict, backend: str) -> tuple[list, list]:
@@ -61,9 +64,9 @@ def _grads(state: dict, backend: str) -> tuple[list, list]:
     return list(t_grads), res.student_grads
 
 
-@pytest.mark.parametrize("backend", ["higher", "torch.func", "jvp"])
-def test_ddp_keeps_ranks_identical_and_averages_gradients(tmp_path, backend):
-    _run(tmp_path, backend, steps=1)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ddp_keeps_ranks_identical_and_averages_gradients(ddp_runs, backend):
+    tmp_path = ddp_runs / f"{backend}-1"
     final = [torch.load(tmp_path / f"params_rank{r}.pt") for r in (0, 1)]
     for net in ("student", "teacher"):
         for name, value in final[0][net].items():
@@ -87,10 +90,9 @@ def test_ddp_keeps_ranks_identical_and_averages_gradients(tmp_path, backend):
         torch.testing.assert_close(final[0]["student"][name], expected, rtol=1e-5, atol=1e-6)
 
 
-def test_ddp_several_steps_stay_bit_identical(tmp_path):
-    _run(tmp_path, "higher", steps=4)
-    final = [torch.load(tmp_path / f"params_rank{r}.pt") for r in (0, 1)]
-    assert final[0]["steps"] == 4
+def test_ddp_several_steps_stay_bit_identical(ddp_runs):
+    final = [torch.load(ddp_runs / f"higher-{SEVERAL}" / f"params_rank{r}.pt") for r in (0, 1)]
+    assert final[0]["steps"] == SEVERAL
     for net in ("student", "teacher"):
         for name, value in final[0][net].items():
             if "running" not in name and "num_batches" not in name:

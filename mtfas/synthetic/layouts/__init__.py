@@ -19,9 +19,11 @@ from mtfas.synthetic.layouts.casia_fasd import write_casia_fasd
 from mtfas.synthetic.layouts.codec import Codec, read_video, video_codec, write_video
 from mtfas.synthetic.layouts.msu_mfsd import write_msu_mfsd
 from mtfas.synthetic.layouts.oulu_npu import users_by_split, write_oulu_npu
+from mtfas.synthetic.layouts.partial import write_partial
 from mtfas.synthetic.layouts.release import MARKER_FILE, SyntheticRelease, is_complete
 from mtfas.synthetic.layouts.replay_attack import write_replay_attack
 from mtfas.synthetic.layouts.siw import write_siw
+from mtfas.synthetic.layouts.table import write_table_release
 
 LayoutWriter = Callable[..., SyntheticRelease]
 
@@ -32,6 +34,8 @@ LAYOUTS: dict[str, LayoutWriter] = {
     "replay-attack": write_replay_attack,
     "casia-fasd": write_casia_fasd,
     "msu-mfsd": write_msu_mfsd,
+    "oulu-npu-partial": write_partial,
+    "table": write_table_release,
 }
 
 __all__ = [
@@ -50,7 +54,9 @@ __all__ = [
     "write_casia_fasd",
     "write_msu_mfsd",
     "write_oulu_npu",
+    "write_partial",
     "write_replay_attack",
     "write_siw",
+    "write_table_release",
     "write_video",
 ]

@@ -7,6 +7,10 @@ sessions differ in lighting; frames of one capture differ by small motion. Print
 (halftone / dither, paper, gamut and contrast compression, blur, warp) and replay attacks
 (display sub-pixel grid sampled into moire, gamma shift, glare, flicker) are made from the
 same subject's face at another moment and re-captured by the device in the session's light.
+Partial attacks (cut prints with the live eyes or mouth showing through, paper glasses, a
+paper mask over the mouth: ``conditions.PARTIALS``, ids after ``PAI_NAMES``) cover only part
+of the live face, and every capture carries its cue mask (where the attack instrument is
+seen, :attr:`Capture.cue_masks`; ``docs/synthetic.md``).
 Everything is deterministic from a seed: equal arguments give identical bytes (on one
 platform and library build; floating-point kernels of OpenCV may differ across CPUs).
 
@@ -15,7 +19,8 @@ Modules: :mod:`~mtfas.synthetic.identity` (subjects), :mod:`~mtfas.synthetic.fac
 :mod:`~mtfas.synthetic.camera` (capture devices), :mod:`~mtfas.synthetic.conditions`
 (device, session, printer and display tables), :mod:`~mtfas.synthetic.layers` (cached
 per-subject assets), :mod:`~mtfas.synthetic.capture` (:func:`render_capture`) and
-:mod:`~mtfas.synthetic.grid` (sample grids).
+:mod:`~mtfas.synthetic.grid` (sample grids); :mod:`~mtfas.synthetic.partial` (regions of the
+partial attacks).
 
 Example:
     >>> from mtfas.synthetic import render_capture

@@ -87,7 +87,10 @@ class MetaTeacherSystem(FASSystem):
         teacher: The supervision generator, same map shape, values in [0, 1]
             (default: :class:`~mtfas.models.TeacherNet`).
         inner_steps: Differentiable inner steps ``K`` of the student.
-        inner_lr: Inner SGD learning rate ``alpha``.
+        inner_lr: Inner SGD learning rate ``alpha``. With ``inner_steps >= 2`` a rate that
+            makes the inner teaching loss rise from one inner step to the next is warned
+            about, with a suggested rate
+            (:class:`~mtfas.systems.diagnostics.InnerLossMonitor`; docs/diagnostics.md).
         first_order: Drop the student's Hessian across inner steps (exact for ``K = 1``).
         val_loss: Teacher objective on meta-validation data: ``"map_mean_bce"`` or
             ``"pixel_bce"``.
@@ -104,7 +107,7 @@ class MetaTeacherSystem(FASSystem):
         teacher_optimizer: Optimiser factory for the teacher (default Adam, lr 1e-3).
         **kwargs: Evaluation settings of :class:`FASSystem` (``pai_names``,
             ``threshold_method``, ``threshold_target``, ``video_level``,
-            ``max_consecutive_nonfinite``, ``print_test_report``).
+            ``max_consecutive_nonfinite``, ``print_test_report``, ``diagnostics``).
     """
 
     def __init__(

@@ -37,7 +37,7 @@ class TeacherStudentSystem(FASSystem):
         teacher_optimizer: Optimiser factory for the teacher (default Adam, lr 1e-3).
         **kwargs: Evaluation settings of :class:`FASSystem` (``pai_names``,
             ``threshold_method``, ``threshold_target``, ``video_level``,
-            ``max_consecutive_nonfinite``, ``print_test_report``).
+            ``max_consecutive_nonfinite``, ``print_test_report``, ``diagnostics``).
     """
 
     def __init__(

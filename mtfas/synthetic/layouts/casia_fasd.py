@@ -36,10 +36,12 @@ from mtfas.protocols.casia_fasd import (
 from mtfas.synthetic.layouts.codec import video_codec
 from mtfas.synthetic.layouts.face_boxes import FACE_BOX_FOLDER, BoxedRenderJob, render_boxed
 from mtfas.synthetic.layouts.release import (
+    RenderRun,
     SyntheticRelease,
     check_render_knobs,
-    render_release,
+    documents_render_knobs,
     split_counts,
+    write_release,
 )
 
 LAYOUT = "casia-fasd"
@@ -57,6 +59,7 @@ SPECIES: dict[str, str] = {
 SESSION = 0
 
 
+@documents_render_knobs
 def write_casia_fasd(
     out: str | Path,
     *,
@@ -81,13 +84,9 @@ def write_casia_fasd(
             same settings).
         subjects_per_split: Subjects of ``train_release`` and ``test_release`` (the
             first ones): one count for both, two counts, or None for all.
-        n_frames: Frames per video.
-        size: Side of the square frames in pixels (32-1024).
-        seed: Seed of the generator.
-        fps: Frame rate stored in the videos.
-        fourcc: Preferred codec (lossless FFV1; MJPG with a warning if unavailable).
-        workers: Rendering processes; 0 renders in this process.
-        progress: Show a progress bar.
+        {render_knobs}
+        fourcc: Preferred codec (lossless FFV1; MJPG at the highest quality with a
+            warning if this OpenCV cannot round-trip it).
         face_box_folder: Folder (relative to ``out``) of the true-box tree;
             ``"face-locations"`` gives the name of Idiap's tree.
         faceless_frames: Frames whose box lines are ``frame 0 0 0 0`` in every file.
@@ -134,43 +133,15 @@ def write_casia_fasd(
         settings["faceless_frames"] = list(faceless)
     videos = casia_fasd_videos(subjects)
     codec = video_codec(fourcc, VIDEO_EXTENSION)
-
-    def pending() -> list[BoxedRenderJob]:
-        jobs: list[BoxedRenderJob] = []
-        for split, number, file in videos:
-            relative = Path(SPLIT_FOLDERS[split], str(number), file.name)
-            path = root / relative.with_suffix(VIDEO_EXTENSION)
-            box_path = root / folder / relative.with_suffix(".face")
-            if path.is_file() and box_path.is_file():
-                continue
-            jobs.append(
-                BoxedRenderJob(
-                    str(path),
-                    str(box_path),
-                    SUBJECT_BASE + subject_id(split, number),
-                    SPECIES[file.pai],
-                    QUALITY_DEVICES[file.quality],
-                    SESSION,
-                    n_frames,
-                    size,
-                    int(seed),
-                    codec,
-                    float(fps),
-                    faceless=faceless,
-                )
-            )
-        return jobs
-
-    return render_release(
-        root,
-        LAYOUT,
-        settings,
-        n_videos=len(videos),
-        fourcc=codec.fourcc,
-        lossless=codec.lossless,
-        pending=pending,
-        render=render_boxed,
-        workers=workers,
-        progress=progress,
-        desc="synthetic CASIA-FASD",
-    )
+    knobs = (n_frames, size, int(seed), codec, float(fps))
+    planned = []
+    for split, number, file in videos:
+        relative = Path(SPLIT_FOLDERS[split], str(number), file.name)
+        path = root / relative.with_suffix(VIDEO_EXTENSION)
+        box_path = root / folder / relative.with_suffix(".face")
+        subject = SUBJECT_BASE + subject_id(split, number)
+        conditions = (subject, SPECIES[file.pai], QUALITY_DEVICES[file.quality], SESSION)
+        job = BoxedRenderJob.of((path, box_path), conditions, knobs, faceless=faceless)
+        planned.append((job, [path, box_path]))
+    run = RenderRun.of(codec, workers, progress, "synthetic CASIA-FASD")
+    return write_release(root, LAYOUT, settings, planned, render_boxed, run)

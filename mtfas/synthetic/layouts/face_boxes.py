@@ -22,6 +22,7 @@ import struct
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -80,6 +81,29 @@ class BoxedRenderJob:
     sideways: int = 0
     metadata: bool = True
     faceless: tuple[int, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        files: tuple[Path, Path],
+        conditions: tuple[int, str, int, int],
+        knobs: tuple[int, int, int, Codec, float],
+        **options: Any,
+    ) -> BoxedRenderJob:
+        """A job from its files, the capture's conditions and the render knobs.
+
+        Args:
+            files: ``(video, box file)``.
+            conditions: ``(subject, pai, device, session)``.
+            knobs: ``(n_frames, size, seed, codec, fps)``.
+            **options: ``sideways``, ``metadata``, ``faceless``.
+        """
+        (path, box_path), (subject, pai, device, session) = files, conditions
+        n_frames, size, seed, codec, fps = knobs
+        return cls(
+            str(path), str(box_path), subject, pai, device, session, n_frames, size, seed,
+            codec, fps, **options,
+        )  # fmt: skip
 
 
 def face_box_text(boxes: np.ndarray, faceless: Collection[int] = ()) -> str:

@@ -40,10 +40,12 @@ from mtfas.protocols.msu_mfsd import (
 from mtfas.synthetic.layouts.codec import video_codec
 from mtfas.synthetic.layouts.face_boxes import FACE_BOX_FOLDER, BoxedRenderJob, render_boxed
 from mtfas.synthetic.layouts.release import (
+    RenderRun,
     SyntheticRelease,
     check_render_knobs,
-    render_release,
+    documents_render_knobs,
     split_counts,
+    write_release,
 )
 
 LAYOUT = "msu-mfsd"
@@ -64,6 +66,7 @@ FOURCCS: dict[str, str] = {".mov": "png ", ".mp4": "FFV1"}
 SIDEWAYS = ("metadata", "bare", "none")
 
 
+@documents_render_knobs
 def write_msu_mfsd(
     out: str | Path,
     *,
@@ -90,12 +93,7 @@ def write_msu_mfsd(
         devices: ``"laptop"`` and/or ``"android"``.
         sideways: How Android videos are stored: ``"metadata"``, ``"bare"`` or
             ``"none"`` (see the module docstring).
-        n_frames: Frames per video.
-        size: Side of the square frames in pixels (32-1024).
-        seed: Seed of the generator.
-        fps: Frame rate stored in the videos.
-        workers: Rendering processes; 0 renders in this process.
-        progress: Show a progress bar.
+        {render_knobs}
 
     Returns:
         What was written; ``protocol_files`` are the two split lists.
@@ -132,44 +130,20 @@ def write_msu_mfsd(
         file: "".join(f"{c:02d}\n" for c in clients[split]) for split, file in LIST_FILES.items()
     }
 
-    def pending() -> list[BoxedRenderJob]:
-        jobs: list[BoxedRenderJob] = []
-        for name in videos:
-            path = root / name.relative
-            box_path = root / FACE_BOX_FOLDER / name.relative.with_suffix(".face")
-            if path.is_file() and box_path.is_file():
-                continue
-            turned = name.device == "android" and sideways != "none"
-            jobs.append(
-                BoxedRenderJob(
-                    str(path),
-                    str(box_path),
-                    SUBJECT_BASE + name.client,
-                    SPECIES[name.pai],
-                    DEVICE_IDS[name.device],
-                    SESSION,
-                    n_frames,
-                    size,
-                    int(seed),
-                    codecs[EXTENSIONS[name.device]],
-                    float(fps),
-                    sideways=90 if turned else 0,
-                    metadata=sideways == "metadata",
-                )
-            )
-        return jobs
-
-    return render_release(
-        root,
-        LAYOUT,
-        settings,
-        n_videos=len(videos),
-        fourcc=fourcc,
-        lossless=lossless,
-        pending=pending,
-        render=render_boxed,
-        workers=workers,
-        progress=progress,
-        desc="synthetic MSU-MFSD",
-        protocol_files=lists,
-    )
+    planned = []
+    for name in videos:
+        path = root / name.relative
+        box_path = root / FACE_BOX_FOLDER / name.relative.with_suffix(".face")
+        turned = name.device == "android" and sideways != "none"
+        conditions = (
+            SUBJECT_BASE + name.client,
+            SPECIES[name.pai],
+            DEVICE_IDS[name.device],
+            SESSION,
+        )
+        knobs = (n_frames, size, int(seed), codecs[EXTENSIONS[name.device]], float(fps))
+        options = {"sideways": 90 if turned else 0, "metadata": sideways == "metadata"}
+        job = BoxedRenderJob.of((path, box_path), conditions, knobs, **options)
+        planned.append((job, [path, box_path]))
+    run = RenderRun(fourcc, lossless, workers, progress, "synthetic MSU-MFSD")
+    return write_release(root, LAYOUT, settings, planned, render_boxed, run, lists)

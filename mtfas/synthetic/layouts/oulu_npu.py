@@ -28,11 +28,13 @@ from mtfas.synthetic import render_capture
 from mtfas.synthetic.layouts.codec import video_codec, write_video
 from mtfas.synthetic.layouts.release import (
     NamedRenderJob,
+    RenderRun,
     SyntheticRelease,
     as_sorted_ints,
     check_render_knobs,
-    render_release,
+    documents_render_knobs,
     split_counts,
+    write_release,
     write_text,
 )
 
@@ -79,6 +81,7 @@ def _render(job: _RenderJob) -> None:
     write_text(path.with_suffix(".txt"), "\n".join(lines) + "\n")
 
 
+@documents_render_knobs
 def write_oulu_npu(
     out: str | Path,
     *,
@@ -106,14 +109,9 @@ def write_oulu_npu(
         sessions: Sessions 1-3 (distinct lightings).
         users_per_split: Users per split, the first ones of each official range (see
             :func:`users_by_split`); None for all 55.
-        n_frames: Frames per video.
-        size: Side of the square frames in pixels (32-1024).
-        seed: Seed of the generator.
-        fps: Frame rate stored in the videos.
+        {render_knobs}
         fourcc: Preferred codec (lossless FFV1; MJPG at the highest quality with a
             warning if this OpenCV cannot round-trip it).
-        workers: Rendering processes; 0 renders in this process.
-        progress: Show a progress bar.
 
     Returns:
         What was written.
@@ -135,31 +133,13 @@ def write_oulu_npu(
         "seed": int(seed),
         "fps": float(fps),
     }
-    videos = oulu_npu_videos(phones, sessions, users)
-    lists = oulu_npu_protocols(phones, sessions, users)
     codec = video_codec(fourcc)
-
-    def pending() -> list[_RenderJob]:
-        jobs: list[_RenderJob] = []
-        for split, name in videos:
-            path = root / SPLIT_FOLDERS[split] / f"{name}.avi"
-            if not (path.is_file() and path.with_suffix(".txt").is_file()):
-                jobs.append(_RenderJob(str(path), name, n_frames, size, int(seed), codec, fps))
-        return jobs
-
-    return render_release(
-        root,
-        LAYOUT,
-        settings,
-        n_videos=len(videos),
-        fourcc=codec.fourcc,
-        lossless=codec.lossless,
-        pending=pending,
-        render=_render,
-        workers=workers,
-        progress=progress,
-        desc="synthetic OULU-NPU",
-        protocol_files={
-            relative: "".join(f"{line}\n" for line in lines) for relative, lines in lists.items()
-        },
-    )
+    planned = []
+    for split, name in oulu_npu_videos(phones, sessions, users):
+        path = root / SPLIT_FOLDERS[split] / f"{name}.avi"
+        job = _RenderJob(str(path), name, n_frames, size, int(seed), codec, fps)
+        planned.append((job, [path, path.with_suffix(".txt")]))
+    lists = oulu_npu_protocols(phones, sessions, users)
+    texts = {relative: "".join(f"{line}\n" for line in lines) for relative, lines in lists.items()}
+    run = RenderRun.of(codec, workers, progress, "synthetic OULU-NPU")
+    return write_release(root, LAYOUT, settings, planned, _render, run, texts)

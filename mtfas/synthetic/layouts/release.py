@@ -27,6 +27,61 @@ MARKER_FILE = "mtfas_synthetic.json"
 
 T = TypeVar("T")
 N = TypeVar("N")
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The ``Args`` entries of the render knobs every writer takes, in its docstring's words.
+RENDER_KNOBS_DOC = """\
+n_frames: Frames per video.
+size: Side of the square frames in pixels (32-1024).
+seed: Seed of the generator.
+fps: Frame rate stored in the videos.
+workers: Rendering processes; 0 renders in this process.
+progress: Show a progress bar."""
+_RENDER_KNOBS_MARK = "{render_knobs}"
+
+
+def documents_render_knobs(writer: F) -> F:
+    """Write :data:`RENDER_KNOBS_DOC` where ``writer``'s docstring has a ``{render_knobs}`` line.
+
+    Raises:
+        TypeError: If the docstring has no such line (a writer that forgot its knobs).
+    """
+    doc = writer.__doc__ or ""
+    if _RENDER_KNOBS_MARK not in doc:
+        raise TypeError(f"{writer.__qualname__}'s docstring has no {_RENDER_KNOBS_MARK} line")
+    lines = []
+    for line in doc.splitlines():
+        if line.strip() != _RENDER_KNOBS_MARK:
+            lines.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        lines.extend(indent + entry for entry in RENDER_KNOBS_DOC.splitlines())
+    writer.__doc__ = "\n".join(lines)
+    return writer
+
+
+@dataclass(frozen=True)
+class RenderRun:
+    """How a writer renders its videos: their codec, the processes, the progress bar.
+
+    Attributes:
+        fourcc: Codec of the videos (of most of them, when they differ by file type).
+        lossless: Whether that codec is lossless.
+        workers: Rendering processes; 0 renders in this process.
+        progress: Show a progress bar.
+        desc: Label of the progress bar.
+    """
+
+    fourcc: str
+    lossless: bool
+    workers: int
+    progress: bool
+    desc: str
+
+    @classmethod
+    def of(cls, codec: Codec, workers: int, progress: bool, desc: str) -> RenderRun:
+        """The run of videos written with ``codec``."""
+        return cls(codec.fourcc, codec.lossless, workers, progress, desc)
 
 
 @dataclass(frozen=True)
@@ -303,4 +358,53 @@ def render_release(
     )
     return SyntheticRelease(
         root, layout, n_videos, len(jobs), fourcc, lossless, settings, sorted(texts)
+    )
+
+
+def write_release(
+    root: Path,
+    layout: str,
+    settings: dict[str, Any],
+    planned: Sequence[tuple[T, Sequence[Path]]],
+    render: Callable[[T], object],
+    run: RenderRun,
+    protocol_files: dict[str, str] | None = None,
+) -> SyntheticRelease:
+    """What every writer ends with, once its knobs are checked and its videos planned.
+
+    If ``root`` holds a complete release of ``layout`` made with ``settings``, nothing is
+    written. Else the folder is claimed (:func:`claim_folder`), the planned videos whose
+    files are not all there yet are rendered (so an interrupted release resumes; in plan
+    order, :func:`run_jobs`), the protocol files are written and the marker says complete.
+
+    Args:
+        root: The release folder.
+        layout: Name of the layout.
+        settings: The writer's settings (stored in the marker).
+        planned: Every video of the release: its render job and the files the job writes.
+        render: A module-level function rendering one job.
+        run: Codec, processes and progress bar.
+        protocol_files: Text of each protocol file, by path relative to ``root``.
+
+    Returns:
+        What was written (``protocol_files`` sorted).
+
+    Raises:
+        ConfigError: If ``root`` holds something else (see :func:`claim_folder`).
+    """
+    texts = protocol_files or {}
+    n_videos = len(planned)
+    if is_complete(root, layout, settings):
+        return SyntheticRelease(
+            root, layout, n_videos, 0, run.fourcc, run.lossless, settings, sorted(texts)
+        )
+    claim_folder(root, layout, settings)
+    jobs = [job for job, files in planned if not all(Path(f).is_file() for f in files)]
+    run_jobs(render, jobs, run.workers, run.progress, desc=run.desc)
+    for relative, text in texts.items():
+        write_text(root / relative, text)
+    marker = {"fourcc": run.fourcc, "lossless": run.lossless, "n_videos": n_videos}
+    write_marker(root, layout, settings, complete=True, **marker)
+    return SyntheticRelease(
+        root, layout, n_videos, len(jobs), run.fourcc, run.lossless, settings, sorted(texts)
     )

@@ -53,10 +53,12 @@ from mtfas.protocols.replay_attack import (
 from mtfas.synthetic import render_capture
 from mtfas.synthetic.layouts.codec import Codec, video_codec, write_video
 from mtfas.synthetic.layouts.release import (
+    RenderRun,
     SyntheticRelease,
     check_render_knobs,
-    render_release,
+    documents_render_knobs,
     split_counts,
+    write_release,
     write_text,
 )
 
@@ -139,6 +141,7 @@ def _render(job: _RenderJob) -> None:
     write_text(Path(job.face_path), "\n".join(lines) + "\n")
 
 
+@documents_render_knobs
 def write_replay_attack(
     out: str | Path,
     *,
@@ -174,13 +177,9 @@ def write_replay_attack(
         zero_box_frames: Frames (0-based) whose face-location line is all zeros in every
             video.
         enroll_clients: Clients per split with enrolment videos (0 for none).
-        n_frames: Frames per video.
-        size: Side of the square frames in pixels (32-1024).
-        seed: Seed of the generator.
-        fps: Frame rate stored in the videos.
-        fourcc: Preferred codec (lossless FFV1; MJPG with a warning if unavailable).
-        workers: Rendering processes; 0 renders in this process.
-        progress: Show a progress bar.
+        {render_knobs}
+        fourcc: Preferred codec (lossless FFV1; MJPG at the highest quality with a
+            warning if this OpenCV cannot round-trip it).
 
     Returns:
         What was written (``n_videos`` counts the enrolment videos too; no protocol
@@ -227,54 +226,27 @@ def write_replay_attack(
         for client in clients[split][:enroll_clients]
         for lighting in lightings
     ]
-    n_videos = len(videos) + len(enrolment)
     codec = video_codec(fourcc, SUFFIX)
+    zeros = tuple(zero_frames)
+    planned: list[tuple[_RenderJob, list[Path]]] = []
 
-    def pending() -> list[_RenderJob]:
-        jobs: list[_RenderJob] = []
+    def plan(relative: str, face: bool, conditions: dict[str, int | str]) -> None:
+        path = root / f"{relative}{SUFFIX}"
+        face_path = root / FACE_LOCATIONS / f"{relative}.face" if face else None
+        key = cast(  # the values of these keys are int, str, int, int, int
+            tuple[int, str, int, int, int],
+            tuple(conditions[k] for k in ("subject", "pai", "device", "session", "segment")),
+        )
+        face_file = None if face_path is None else str(face_path)
+        job = _RenderJob(str(path), face_file, key, n_frames, size, int(seed), codec, fps, zeros)
+        planned.append((job, [path] if face_path is None else [path, face_path]))
 
-        def add(relative: str, face: bool, conditions: dict[str, int | str]) -> None:
-            path = root / f"{relative}{SUFFIX}"
-            face_path = root / FACE_LOCATIONS / f"{relative}.face" if face else None
-            if path.is_file() and (face_path is None or face_path.is_file()):
-                return
-            key = cast(  # the values of these keys are int, str, int, int, int
-                tuple[int, str, int, int, int],
-                tuple(conditions[k] for k in ("subject", "pai", "device", "session", "segment")),
-            )
-            jobs.append(
-                _RenderJob(
-                    str(path),
-                    None if face_path is None else str(face_path),
-                    key,
-                    n_frames,
-                    size,
-                    int(seed),
-                    codec,
-                    fps,
-                    tuple(zero_frames),
-                )
-            )
-
-        for split, support, name in videos:
-            add(video_id(split, name, support), True, synthetic_conditions(name, support))
-        for relative, live in enrolment:
-            add(relative, False, synthetic_conditions(live, ""))
-        return jobs
-
-    return render_release(
-        root,
-        LAYOUT,
-        settings,
-        n_videos=n_videos,
-        fourcc=codec.fourcc,
-        lossless=codec.lossless,
-        pending=pending,
-        render=_render,
-        workers=workers,
-        progress=progress,
-        desc="synthetic Replay-Attack",
-    )
+    for split, support, name in videos:
+        plan(video_id(split, name, support), True, synthetic_conditions(name, support))
+    for relative, live in enrolment:
+        plan(relative, False, synthetic_conditions(live, ""))
+    run = RenderRun.of(codec, workers, progress, "synthetic Replay-Attack")
+    return write_release(root, LAYOUT, settings, planned, _render, run)
 
 
 def _subset(name: str, values: Sequence[str], allowed: Sequence[str]) -> list[str]:

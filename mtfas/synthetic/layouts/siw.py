@@ -54,11 +54,13 @@ from mtfas.synthetic import render_capture
 from mtfas.synthetic.layouts.codec import video_codec, write_video
 from mtfas.synthetic.layouts.release import (
     NamedRenderJob,
+    RenderRun,
     SyntheticRelease,
     as_sorted_ints,
     check_render_knobs,
-    render_release,
+    documents_render_knobs,
     split_counts,
+    write_release,
     write_text,
 )
 
@@ -156,6 +158,7 @@ def file_decoration(
     return decoration
 
 
+@documents_render_knobs
 def write_siw(
     out: str | Path,
     *,
@@ -196,13 +199,9 @@ def write_siw(
             ``<name>.m.mov``.
         mp4_subjects: Subjects whose videos are ``.mp4`` files.
         suffixed_subjects: Subjects whose names end in ``_<SUFFIX_TEXT>``.
-        n_frames: Frames per video.
-        size: Side of the square frames in pixels (32-1024).
-        seed: Seed of the generator.
-        fps: Frame rate stored in the videos.
-        fourcc: Preferred codec (lossless FFV1; MJPG with a warning if unavailable).
-        workers: Rendering processes; 0 renders in this process.
-        progress: Show a progress bar.
+        {render_knobs}
+        fourcc: Preferred codec (lossless FFV1; MJPG at the highest quality with a
+            warning if this OpenCV cannot round-trip it).
 
     Returns:
         What was written (no protocol files: SiW has none).
@@ -249,30 +248,12 @@ def write_siw(
     codecs = {SUFFIX: video_codec(fourcc, SUFFIX)}
     if mp4:
         codecs[MP4] = video_codec(fourcc, MP4)
-    codec = codecs[SUFFIX]
-
-    def pending() -> list[_RenderJob]:
-        jobs: list[_RenderJob] = []
-        for split, name in videos:
-            suffix = MP4 if name.subject in mp4 else SUFFIX
-            decoration = file_decoration(split, name, marked, suffixed)
-            path = root / f"{video_id(split, name, decoration)}{suffix}"
-            if not (path.is_file() and path.with_suffix(".face").is_file()):
-                jobs.append(
-                    _RenderJob(str(path), name, n_frames, size, int(seed), codecs[suffix], fps)
-                )
-        return jobs
-
-    return render_release(
-        root,
-        LAYOUT,
-        settings,
-        n_videos=len(videos),
-        fourcc=codec.fourcc,
-        lossless=codec.lossless,
-        pending=pending,
-        render=_render,
-        workers=workers,
-        progress=progress,
-        desc="synthetic SiW",
-    )
+    planned = []
+    for split, name in videos:
+        suffix = MP4 if name.subject in mp4 else SUFFIX
+        decoration = file_decoration(split, name, marked, suffixed)
+        path = root / f"{video_id(split, name, decoration)}{suffix}"
+        job = _RenderJob(str(path), name, n_frames, size, int(seed), codecs[suffix], fps)
+        planned.append((job, [path, path.with_suffix(".face")]))
+    run = RenderRun.of(codecs[SUFFIX], workers, progress, "synthetic SiW")
+    return write_release(root, LAYOUT, settings, planned, _render, run)

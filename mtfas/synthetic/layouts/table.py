@@ -36,10 +36,12 @@ from mtfas.synthetic.layouts.face_boxes import (
     render_boxed,
 )
 from mtfas.synthetic.layouts.release import (
+    RenderRun,
     SyntheticRelease,
     check_render_knobs,
-    render_release,
+    documents_render_knobs,
     split_counts,
+    write_release,
     write_text,
 )
 
@@ -110,6 +112,7 @@ def table_release_files(
     return files
 
 
+@documents_render_knobs
 def write_table_release(
     out: str | Path,
     *,
@@ -134,13 +137,9 @@ def write_table_release(
         subjects_per_split: Subjects of train, dev and test (one count for all, or one per
             split; two with ``dev=False``); None: 100 per split.
         dev: Write a dev split (else the table has train and test rows only).
-        n_frames: Frames per video.
-        size: Side of the square images and frames in pixels (32-1024).
-        seed: Seed of the generator.
-        fps: Frame rate stored in the videos.
-        fourcc: Preferred video codec (lossless FFV1; MJPG with a warning if unavailable).
-        workers: Rendering processes; 0 renders in this process.
-        progress: Show a progress bar.
+        {render_knobs}
+        fourcc: Preferred codec (lossless FFV1; MJPG at the highest quality with a
+            warning if this OpenCV cannot round-trip it).
 
     Returns:
         What was written (``table.csv`` as the protocol file).
@@ -168,47 +167,18 @@ def write_table_release(
         label = 0 if species == "live" else 1
         lines.append(f"{stem.with_suffix(suffix)},{species},{label},{subject},{split},{box}")
 
-    def pending() -> list[ImageRenderJob | BoxedRenderJob]:
-        jobs: list[ImageRenderJob | BoxedRenderJob] = []
-        for kind, _split, subject, species, stem in files:
-            box_path = root / FACE_BOX_FOLDER / stem.with_suffix(".face")
-            suffix = IMAGE_EXTENSION if kind == "image" else VIDEO_EXTENSION
-            path = root / stem.with_suffix(suffix)
-            if path.is_file() and box_path.is_file():
-                continue
-            if kind == "image":
-                jobs.append(
-                    ImageRenderJob(str(path), str(box_path), subject, species, size, int(seed))
-                )
-                continue
-            jobs.append(
-                BoxedRenderJob(
-                    str(path),
-                    str(box_path),
-                    subject,
-                    species,
-                    VIDEO_DEVICE,
-                    SESSION,
-                    n_frames,
-                    size,
-                    int(seed),
-                    codec,
-                    float(fps),
-                )
-            )
-        return jobs
-
-    return render_release(
-        root,
-        LAYOUT,
-        settings,
-        n_videos=len(files),
-        fourcc=codec.fourcc,
-        lossless=codec.lossless,
-        pending=pending,
-        render=render_item,
-        workers=workers,
-        progress=progress,
-        desc="synthetic table",
-        protocol_files={TABLE_FILE: "\n".join(lines) + "\n"},
-    )
+    knobs = (n_frames, size, int(seed), codec, float(fps))
+    planned: list[tuple[ImageRenderJob | BoxedRenderJob, list[Path]]] = []
+    for kind, _split, subject, species, stem in files:
+        box_path = root / FACE_BOX_FOLDER / stem.with_suffix(".face")
+        path = root / stem.with_suffix(IMAGE_EXTENSION if kind == "image" else VIDEO_EXTENSION)
+        job: ImageRenderJob | BoxedRenderJob
+        if kind == "image":
+            job = ImageRenderJob(str(path), str(box_path), subject, species, size, int(seed))
+        else:
+            conditions = (subject, species, VIDEO_DEVICE, SESSION)
+            job = BoxedRenderJob.of((path, box_path), conditions, knobs)
+        planned.append((job, [path, box_path]))
+    run = RenderRun.of(codec, workers, progress, "synthetic table")
+    texts = {TABLE_FILE: "\n".join(lines) + "\n"}
+    return write_release(root, LAYOUT, settings, planned, render_item, run, texts)

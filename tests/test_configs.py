@@ -110,6 +110,8 @@ def test_a_method_file_swaps_the_system_and_keeps_the_demo_networks(method, caps
     assert args.get("loss") == loss
     assert args["student"]["class_path"] == "mtfas.models.DepthNet"
     assert args["student"]["init_args"]["width_mult"] == 0.125
+    # ...and its optimiser: every system calls it student_optimizer.
+    assert args["student_optimizer"]["init_args"]["lr"] == 0.002
     if "teacher" in args:  # the systems with a teacher keep the demo's
         assert args["teacher"]["init_args"]["width_mult"] == 0.0625
         assert args["teacher"]["init_args"]["init_map"] == 0.9
@@ -144,6 +146,9 @@ def test_the_composed_benchmark_takes_each_layer_from_its_file(capsys):
     assert trainer["logger"]["init_args"]["name"] == "oulu_npu_protocol_3"  # from the data file
     assert printed["model"]["class_path"] == "mtfas.SupervisedSystem"
     assert printed["model"]["init_args"]["loss"] == "map_mean_bce"
+    # The recipe's networks and optimiser (trainer/gpu.yaml) survive the method file.
+    assert printed["model"]["init_args"]["student"]["init_args"]["width_mult"] == 1.0
+    assert printed["model"]["init_args"]["student_optimizer"]["init_args"]["lr"] == 0.0001
     assert printed["data"]["init_args"]["protocol"] == 3
     assert printed["data"]["init_args"]["root"] == "/data/OULU-NPU"
 

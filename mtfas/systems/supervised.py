@@ -12,6 +12,7 @@ MT-FAS sees (MT-FAS uses those labels through its teacher).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import torch
@@ -51,7 +52,11 @@ class SupervisedSystem(FASSystem):
         student: The detector (default: full-width :class:`~mtfas.models.DepthNet`).
         loss: ``"binary_map"`` (ZeroMap/OneMap, MSE) or ``"map_mean_bce"``.
         use_meta_val: Also train on the meta-validation slice of the training data.
-        optimizer: Optimiser factory (default Adam, lr 1e-3).
+        student_optimizer: Optimiser factory (default Adam, lr 1e-3). Named as in
+            :class:`~mtfas.MetaTeacherSystem` and :class:`~mtfas.TeacherStudentSystem`,
+            so that a method file swapping the system keeps the student's optimiser
+            (``mtfas compare``: same student, data and optimiser).
+        optimizer: Deprecated name of ``student_optimizer`` (give one of the two).
         **kwargs: Evaluation settings of :class:`FASSystem` (``pai_names``,
             ``threshold_method``, ``threshold_target``, ``video_level``,
             ``max_consecutive_nonfinite``, ``print_test_report``, ``diagnostics``).
@@ -62,17 +67,31 @@ class SupervisedSystem(FASSystem):
         student: nn.Module | None = None,
         loss: SupervisedLoss = "binary_map",
         use_meta_val: bool = True,
-        optimizer: OptimizerCallable = torch.optim.Adam,
+        student_optimizer: OptimizerCallable = torch.optim.Adam,
+        optimizer: OptimizerCallable | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if optimizer is not None:
+            if student_optimizer is not torch.optim.Adam:
+                raise ConfigError(
+                    "SupervisedSystem got both student_optimizer and optimizer (its old "
+                    "name); give student_optimizer only."
+                )
+            warnings.warn(
+                "SupervisedSystem(optimizer=...) is deprecated: call it student_optimizer "
+                "(as in MetaTeacherSystem), so that mtfas compare keeps it across methods.",
+                FutureWarning,
+                stacklevel=2,
+            )
+            student_optimizer = optimizer
         if loss not in ("binary_map", "map_mean_bce"):
             raise ConfigError(f"loss must be 'binary_map' or 'map_mean_bce', got {loss!r}.")
         self.save_hyperparameters(ignore=["student"])
         self.student = student if student is not None else DepthNet()
         self.loss_name = loss
         self.use_meta_val = use_meta_val
-        self._optimizer = optimizer
+        self._optimizer = student_optimizer
 
     def configure_optimizers(self) -> torch.optim.Optimizer:  # noqa: D102
         return self._optimizer(self.student.parameters())

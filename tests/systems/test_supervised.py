@@ -28,7 +28,9 @@ def test_one_sgd_step_follows_the_handcrafted_loss(make_trainer, loss):
     torch.manual_seed(0)
     lr = 0.1
     system = SupervisedSystem(
-        student=TinyStudent(), loss=loss, optimizer=functools.partial(torch.optim.SGD, lr=lr)
+        student=TinyStudent(),
+        loss=loss,
+        student_optimizer=functools.partial(torch.optim.SGD, lr=lr),
     )
     dm = _full_batch_dm()
     x = torch.cat([_images(dm, "train")[0], _images(dm, "meta_val")[0]])
@@ -60,3 +62,12 @@ def test_meta_val_slice_is_used_only_when_asked():
 def test_unknown_loss_is_rejected():
     with pytest.raises(ConfigError):
         SupervisedSystem(student=TinyStudent(), loss="focal")
+
+
+def test_the_old_optimizer_name_still_works_with_a_warning():
+    sgd = functools.partial(torch.optim.SGD, lr=0.5)
+    with pytest.warns(FutureWarning, match="call it student_optimizer"):
+        system = SupervisedSystem(student=TinyStudent(), optimizer=sgd)
+    assert isinstance(system.configure_optimizers(), torch.optim.SGD)
+    with pytest.raises(ConfigError, match="both student_optimizer and optimizer"):
+        SupervisedSystem(student=TinyStudent(), optimizer=sgd, student_optimizer=sgd)

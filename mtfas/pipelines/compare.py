@@ -9,7 +9,11 @@ command's own configuration and changes the system (class and method knobs) whil
 student (and teacher) set before it are kept; its name is the file's stem. Each run goes
 to ``<out>/runs/<method>_seed<S>``; ``compare.csv`` (one row per run, linked to its
 folder) and ``compare.md`` (test APCER, BPCER and ACER as mean +- std over seeds, per
-method; ``n=1`` for a single seed) go to ``<out>``.
+method; ``n=1`` for a single seed) go to ``<out>``. Where the runs' dev sets carry cue masks
+(the synthetic partial-attack benchmark), the table also has the *cue contrast* of the
+student's and the teacher's maps at the last validation (mean map value on the attack
+instrument minus on the live skin of the same partial-attack frames,
+:mod:`mtfas.systems.diagnostics`), read from each run's ``metrics.csv``.
 
 The shipped method files (``configs/model/``): ``mtfas`` (:class:`~mtfas.MetaTeacherSystem`),
 ``binary_map`` and ``map_mean_bce`` (:class:`~mtfas.SupervisedSystem` with ZeroMap/OneMap
@@ -19,6 +23,7 @@ pixel supervision or BCE on the map mean) and ``teacher_student``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,11 +31,17 @@ import pandas as pd
 
 from mtfas.errors import ConfigError
 from mtfas.pipelines.jobs import Job, JobResult, Runner, run_jobs
+from mtfas.reporting.runs import last_logged
 from mtfas.reporting.tables import markdown_table, spread, summarise, write_tables
 
-__all__ = ["RATES", "compare_jobs", "compare_markdown", "compare_table", "run_compare"]
+__all__ = ["CUES", "RATES", "compare_jobs", "compare_markdown", "compare_table", "run_compare"]
 
 RATES = ("apcer", "bpcer", "acer")
+#: Cue-contrast columns and the logged diagnostics they come from (last validation, dev).
+CUES = {
+    "student_cue_contrast": "diag/student_cue_contrast",
+    "teacher_cue_contrast": "diag/teacher_cue_contrast",
+}
 
 
 def compare_jobs(methods: Sequence[str | Path], seeds: Sequence[int]) -> list[Job]:
@@ -75,6 +86,10 @@ def compare_table(results: Sequence[JobResult], out_dir: str | Path) -> pd.DataF
                 run = str(Path(result.run_dir).resolve().relative_to(Path(out_dir).resolve()))
             except ValueError:
                 run = str(result.run_dir)
+        cues = dict.fromkeys(CUES, math.nan)
+        if result.run_dir is not None:
+            logged = last_logged(result.run_dir, list(CUES.values()))
+            cues = {column: logged[name] for column, name in CUES.items()}
         rows.append(
             {
                 **result.job.labels,
@@ -82,30 +97,52 @@ def compare_table(results: Sequence[JobResult], out_dir: str | Path) -> pd.DataF
                 "bpcer": test.bpcer,
                 "acer": test.acer,
                 "worst_species": test.worst_species,
+                **cues,
                 "run": run,
             }
         )
     return pd.DataFrame(rows)
 
 
+def _signed(mean: float, std: float, n: int) -> str:
+    """``+0.123 ± 0.045`` (a difference of map values); ``(n=1)``; ``-`` when absent."""
+    if n == 0:
+        return "-"
+    if n == 1 or math.isnan(std):
+        return f"{mean:+.3f} (n={n})"
+    return f"{mean:+.3f} ± {std:.3f}"
+
+
 def compare_markdown(runs: pd.DataFrame, title: str) -> str:
     """Per method: runs and mean ± std over seeds of each rate, in percent; then the runs."""
-    summary = summarise(runs, RATES, by="method")
+    cues = [c for c in CUES if c in runs and runs[c].notna().any()]
+    summary = summarise(runs, [*RATES, *cues], by="method")
     rows = [
         [
             row["method"],
             row["runs"],
             *(spread(row[f"{r}_mean"], row[f"{r}_std"], row[f"{r}_n"]) for r in RATES),
+            *(_signed(row[f"{c}_mean"], row[f"{c}_std"], row[f"{c}_n"]) for c in cues),
         ]
         for _, row in summary.iterrows()
     ]
-    header = ["method", "runs", "APCER (worst) %", "BPCER %", "ACER %"]
+    labels = {
+        "student_cue_contrast": "cue contrast, student (dev)",
+        "teacher_cue_contrast": "cue contrast, teacher (dev)",
+    }
+    header = ["method", "runs", "APCER (worst) %", "BPCER %", "ACER %", *(labels[c] for c in cues)]
     links = ", ".join(
         f"[{row['method']} seed {row['seed']}]({row['run']})"
         for row in runs.to_dict("records")
         if row["run"]
     )
     notes = "Test set at the threshold chosen on dev; ± is the sample std over seeds."
+    if cues:
+        notes += (
+            " Cue contrast: mean map value on the attack instrument minus on the live skin "
+            "of the dev set's partial attacks, at the last validation (0 for a map that "
+            "ignores where the instrument is; a method without a teacher has none)."
+        )
     text = f"### {title}\n\n{markdown_table(header, rows)}\n\n{notes}\n"
     return text + (f"\nRuns: {links}\n" if links else "")
 

@@ -37,6 +37,7 @@ __all__ = [
     "REPORT_MD",
     "collect_runs",
     "find_runs",
+    "last_logged",
     "read_results",
     "run_identity",
     "runs_markdown",
@@ -143,6 +144,32 @@ def _older_bpcer_columns(header: Sequence[str]) -> bool:
     """Whether a results header is of the format whose ``bpcer@apcer=x`` was pooled."""
     worst = any(c.startswith("bpcer@apcer=") for c in header)
     return worst and not any(c.startswith("bpcer@apcer_pooled=") for c in header)
+
+
+def last_logged(run: str | Path, names: Sequence[str]) -> dict[str, float]:
+    """The last value a run's ``metrics.csv`` (CSVLogger) logged of each of ``names``.
+
+    Returns:
+        ``{name: value}``, NaN for a name never logged (or a run without ``metrics.csv``,
+        e.g. a W&B run: its values are in W&B).
+
+    Raises:
+        DatasetError: If ``metrics.csv`` exists but cannot be read.
+    """
+    path = Path(run) / "metrics.csv"
+    found = {name: float("nan") for name in names}
+    if not path.is_file():
+        return found
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"cannot read {path}: {exc}") from exc
+    for name in names:
+        if name in table:
+            logged = table[name].dropna()
+            if len(logged):
+                found[name] = float(logged.iloc[-1])
+    return found
 
 
 def run_identity(run: Path) -> tuple[str, str] | None:

@@ -97,7 +97,7 @@ def regions(kind: str, names: tuple[str, ...], face: FaceFrame, ident: Identity)
 
     ``cut`` holes are eye- and mouth-sized (the live eye, lids and the lips show through);
     ``patch`` regions are larger: one band over both eyes and brows (paper glasses), or a
-    paper mask over the mouth and chin (below the nose).
+    paper mask over the nose tip, mouth and chin.
     """
     out: list[Ellipse] = []
     t = face.angle
@@ -115,10 +115,9 @@ def regions(kind: str, names: tuple[str, ...], face: FaceFrame, ident: Identity)
         elif name == "mouth" and kind == "cut":
             mw = ident.mouth_w * a
             out.append(Ellipse((mx, my), 1.25 * mw, 0.6 * lips + 0.05 * a, t))
-        elif name == "mouth":  # a paper mask over the mouth and chin, below the nose
-            mw = ident.mouth_w * a
-            centre = face.point(0.0, (ident.mouth_y - ident.eye_y + 0.06) * face.b)
-            out.append(Ellipse(centre, max(2.0 * mw, 0.75 * a), 0.34 * face.b, t))
+        elif name == "mouth":  # a paper mask over the nose tip, mouth and chin
+            centre = face.point(0.0, (ident.mouth_y - ident.eye_y - 0.05) * face.b)
+            out.append(Ellipse(centre, 0.85 * a, 0.42 * face.b, t))
         else:
             raise ValueError(f"unknown partial-attack region {name!r}")
     return out

@@ -311,7 +311,8 @@ class InnerLossMonitor:
         return (
             f"The inner teaching loss rose from one inner step to the next in "
             f"{100 * fraction:.0f}% of the last {self.window} training steps: inner_lr = "
-            f"{self.lr:g} overshoots, so the adapted student the teacher is judged by is a "
-            f"diverging one and the hypergradient points nowhere useful. Use {advice}, or "
-            "inner_steps = 1 (see docs/diagnostics.md)."
+            f"{self.lr:g} overshoots on this data, so the adapted student the teacher is "
+            "judged by has stepped past its own teaching optimum, and the exact K-step "
+            "hypergradient is amplified by the factors (I - inner_lr * Hessian). Use "
+            f"{advice}, first_order: true, or inner_steps = 1 (docs/diagnostics.md)."
         )

@@ -89,3 +89,41 @@ def test_every_shipped_method_trains_the_same_student_and_is_tabulated(tmp_path,
         assert (out / run / "results.csv").is_file()
     assert "teacher_student" in (out / "compare.md").read_text()
     assert "(n=1)" in capsys.readouterr().out
+
+
+def test_cue_contrast_of_the_last_validation_is_tabulated_where_logged(tmp_path):
+    jobs = compare_jobs(_methods(tmp_path, "teach", "plain"), [0, 1])
+    last = {("teach", 0): 0.30, ("teach", 1): 0.10, ("plain", 0): 0.02, ("plain", 1): 0.04}
+
+    def runner(job, run_dir):
+        run_dir.mkdir(parents=True)
+        method, seed = job.labels["method"], job.labels["seed"]
+        rows = [  # two validations (the last counts) and a training row without diagnostics
+            {"step": 5, "diag/student_cue_contrast": -0.5, "train/loss": 1.0},
+            {"step": 10, "diag/student_cue_contrast": last[(method, seed)]},
+            {"step": 12, "train/loss": 0.5},
+        ]
+        if method == "teach":
+            rows[1]["diag/teacher_cue_contrast"] = 2 * last[(method, seed)]
+        pd.DataFrame(rows).to_csv(run_dir / "metrics.csv", index=False)
+        return JobResult(job, {"dev": _report(0), "test": _report(0.1)}, run_dir)
+
+    runs = run_compare(jobs, runner, tmp_path / "out")
+    got = runs.set_index(["method", "seed"])
+    for key, value in last.items():
+        assert got.loc[key, "student_cue_contrast"] == pytest.approx(value)
+    assert got.loc[("teach", 1), "teacher_cue_contrast"] == pytest.approx(0.2)
+    assert pd.isna(got.loc[("plain", 0), "teacher_cue_contrast"])  # no teacher, no value
+    markdown = (tmp_path / "out" / "compare.md").read_text()
+    std = pd.Series([0.30, 0.10]).std()
+    assert f"+0.200 ± {std:.3f}" in markdown and "cue contrast, teacher (dev)" in markdown
+    assert "| plain | 2 |" in markdown and markdown.count(" - |") == 1  # plain's teacher cell
+
+
+def test_runs_without_diagnostics_have_no_cue_columns(tmp_path):
+    jobs = compare_jobs(_methods(tmp_path, "a"), [0])
+    runs = run_compare(
+        jobs, lambda job, d: JobResult(job, {"dev": _report(0), "test": _report(0.1)}, d), tmp_path
+    )
+    assert runs["student_cue_contrast"].isna().all()
+    assert "cue contrast" not in (tmp_path / "compare.md").read_text()

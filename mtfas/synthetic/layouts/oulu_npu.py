@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from mtfas.protocols.oulu_npu import (
     OFFICIAL_USERS,
     PHONES,
@@ -74,11 +76,16 @@ def _render(job: _RenderJob) -> None:
     )
     path = Path(job.path)
     write_video(path, capture.frames, job.codec, job.fps)
-    lines = [
-        ",".join([str(t), *(str(round(float(v))) for v in eyes)])
-        for t, eyes in enumerate(capture.eyes)
-    ]
-    write_text(path.with_suffix(".txt"), "\n".join(lines) + "\n")
+    write_text(path.with_suffix(".txt"), eye_position_text(capture.eyes))
+
+
+def eye_position_text(eyes: np.ndarray) -> str:
+    """The text of an eye-position file: ``frame,x1,y1,x2,y2`` per row of ``(T, 4)`` eyes.
+
+    Frames are numbered from 0 and pixels rounded, as in OULU-NPU's files.
+    """
+    lines = [",".join([str(t), *(str(round(float(v))) for v in row)]) for t, row in enumerate(eyes)]
+    return "\n".join(lines) + "\n"
 
 
 @documents_render_knobs

@@ -40,13 +40,15 @@ from mtfas.protocols.oulu_npu import PHONES, SESSIONS, SPLIT_FOLDERS, SPLIT_ORDE
 from mtfas.synthetic import render_capture
 from mtfas.synthetic.conditions import ALL_PAI_NAMES, DISPLAYS
 from mtfas.synthetic.layouts.codec import video_codec, write_video
-from mtfas.synthetic.layouts.oulu_npu import users_by_split
+from mtfas.synthetic.layouts.oulu_npu import eye_position_text, users_by_split
 from mtfas.synthetic.layouts.release import (
     NamedRenderJob,
+    RenderRun,
     SyntheticRelease,
     as_sorted_ints,
     check_render_knobs,
-    render_release,
+    documents_render_knobs,
+    write_release,
     write_text,
 )
 
@@ -219,14 +221,11 @@ def _render(item: _Job) -> None:
     assert capture.cue_masks is not None  # render_capture always fills them
     grey = np.round(capture.cue_masks * 255.0).astype(np.uint8)
     write_video(_mask_path(Path(item.root), path), np.repeat(grey[..., None], 3, axis=3), job.codec)
-    lines = [
-        ",".join([str(t), *(str(round(float(v))) for v in eyes)])
-        for t, eyes in enumerate(capture.eyes)
-    ]
-    write_text(path.with_suffix(".txt"), "\n".join(lines) + "\n")
-    write_video(path, capture.frames, job.codec, job.fps)  # last: its presence means done
+    write_text(path.with_suffix(".txt"), eye_position_text(capture.eyes))
+    write_video(path, capture.frames, job.codec, job.fps)
 
 
+@documents_render_knobs
 def write_partial(
     out: str | Path,
     *,
@@ -255,14 +254,9 @@ def write_partial(
             :func:`~mtfas.synthetic.layouts.oulu_npu.users_by_split`).
         species: Species of each split (see :func:`check_species`); None for
             :data:`DEFAULT_SPECIES`.
-        n_frames: Frames per video.
-        size: Side of the square frames in pixels (32-1024).
-        seed: Seed of the generator.
-        fps: Frame rate stored in the videos.
+        {render_knobs}
         fourcc: Preferred codec (lossless FFV1; see
             :func:`~mtfas.synthetic.layouts.codec.video_codec`).
-        workers: Rendering processes; 0 renders in this process.
-        progress: Show a progress bar.
 
     Returns:
         What was written.
@@ -293,32 +287,15 @@ def write_partial(
         for split in SPLIT_ORDER
     }
 
-    def pending() -> list[_Job]:
-        jobs: list[_Job] = []
-        for split, name in videos:
-            path = root / SPLIT_FOLDERS[split] / f"{name}.avi"
-            done = path.with_suffix(".txt").is_file() and _mask_path(root, path).is_file()
-            if not (path.is_file() and done):
-                job = _RenderJob(str(path), name, n_frames, size, int(seed), codec, fps)
-                jobs.append(_Job(job, str(root)))
-        return jobs
-
-    return render_release(
-        root,
-        LAYOUT,
-        settings,
-        n_videos=len(videos),
-        fourcc=codec.fourcc,
-        lossless=codec.lossless,
-        pending=pending,
-        render=_render,
-        workers=workers,
-        progress=progress,
-        desc="synthetic partial attacks",
-        protocol_files={
-            relative: "".join(f"{line}\n" for line in lines) for relative, lines in lists.items()
-        },
-    )
+    planned = []
+    for split, name in videos:
+        path = root / SPLIT_FOLDERS[split] / f"{name}.avi"
+        job = _RenderJob(str(path), name, n_frames, size, int(seed), codec, fps)
+        files = [path, path.with_suffix(".txt"), _mask_path(root, path)]
+        planned.append((_Job(job, str(root)), files))
+    texts = {relative: "".join(f"{line}\n" for line in lines) for relative, lines in lists.items()}
+    run = RenderRun.of(codec, workers, progress, "synthetic partial attacks")
+    return write_release(root, LAYOUT, settings, planned, _render, run, texts)
 
 
 __all__ = [

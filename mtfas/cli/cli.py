@@ -79,11 +79,7 @@ _PIPELINE_OPTIONS: dict[str, dict[str, str | int]] = {
     "compare": {"--methods": "+", "--seeds": "+", "--out": 1},
 }
 #: Loggers whose run folder a pipeline job can move under its own folder (save_dir, name).
-_FILE_LOGGERS = frozenset(
-    name
-    for c in (CSVLogger, TensorBoardLogger)
-    for name in (f"{c.__module__}.{c.__name__}", c.__name__)
-)
+_FILE_LOGGERS = frozenset(c.__name__ for c in (CSVLogger, TensorBoardLogger))
 #: ``--ckpt_path`` values Lightning resolves itself.
 _SPECIAL_CKPT = ("last", "best", "hpc", "registry")
 
@@ -375,16 +371,26 @@ class _FitRunner:
         self.base = list(base)
         self.logger_class = logger_class
 
-    def __call__(self, job: Job, run_dir: Path) -> JobResult:
+    def arguments(self, job: Job, run_dir: Path) -> list[str]:
+        """The ``mtfas fit`` arguments of ``job``, writing its run to ``run_dir``.
+
+        A file logger (CSV, TensorBoard; by any import path, e.g.
+        ``lightning.pytorch.loggers.CSVLogger``) is pointed at ``run_dir`` itself.
+        """
         args = ["fit", *self.base, *job.args, "--trainer.default_root_dir", str(run_dir)]
-        if self.logger_class in _FILE_LOGGERS:
+        if self.logger_class and self.logger_class.rsplit(".", 1)[-1] in _FILE_LOGGERS:
             args += [
                 "--trainer.logger.init_args.save_dir",
                 str(run_dir.parent),
                 "--trainer.logger.init_args.name",
                 run_dir.name,
+                "--trainer.logger.init_args.version",
+                "",
             ]
-        cli = MTFASCLI(args=args)
+        return args
+
+    def __call__(self, job: Job, run_dir: Path) -> JobResult:
+        cli = MTFASCLI(args=self.arguments(job, run_dir))
         model = cli.model
         return JobResult(job, dict(model.test_reports), model.test_results_dir)
 

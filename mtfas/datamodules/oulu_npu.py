@@ -14,6 +14,7 @@ File digit wins.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from mtfas.protocols.oulu_npu import (
     N_FOLDS,
     OULU_PAI_NAMES,
     SPLIT_FOLDERS,
+    OULULikeName,
     OULUName,
     check_protocol,
     protocol_file,
@@ -147,46 +149,75 @@ class OULUNPUDataModule(VideoDataModule):
     def _table_of(
         self, path: Path, folder: str, lines: list[tuple[int, str, int]] | None = None
     ) -> pd.DataFrame:
-        rows = []
-        contradicting: list[str] = []
-        seen: set[str] = set()
-        duplicates: list[str] = []
-        for sign, name, number in read_protocol_file(path) if lines is None else lines:
-            try:
-                parts = OULUName.parse(name)
-            except ProtocolError as exc:
-                raise ProtocolError(f"{path}, line {number}: {exc}") from None
-            if name in seen:
-                duplicates.append(name)
-                continue
-            seen.add(name)
-            if (sign > 0) != (parts.file == 1):
-                contradicting.append(f"line {number} '{sign:+d},{name}'")
-            rows.append(
-                {
-                    "video": f"{folder}/{name}",
-                    "label": "live" if parts.file == 1 else "attack",
-                    "pai": parts.pai,
-                    "subject": parts.user,
-                    "phone": parts.phone,
-                    "session": parts.session,
-                    "file": parts.file,
-                }
-            )
-        if contradicting:
-            warnings.warn(
-                f"{path}: {len(contradicting)} label(s) contradict the File digit of the "
-                f"video name (File 1 is live, 2-5 attacks), e.g. {contradicting[0]}; using "
-                "the File digit.",
-                DatasetWarning,
-                stacklevel=4,
-            )
-        if duplicates:
-            warnings.warn(
-                f"{path} lists {len(duplicates)} video(s) twice, e.g. {duplicates[0]}; "
-                "using each once.",
-                DatasetWarning,
-                stacklevel=4,
-            )
-        columns = ["video", "label", "pai", "subject", "phone", "session", "file"]
-        return pd.DataFrame(rows, columns=columns)
+        return protocol_table(path, folder, OULUName.parse, lines)
+
+
+#: Columns of :func:`protocol_table`.
+PROTOCOL_COLUMNS = ["video", "label", "pai", "subject", "phone", "session", "file"]
+
+
+def protocol_table(
+    path: Path,
+    folder: str,
+    parse: Callable[[str], OULULikeName],
+    lines: Iterable[tuple[int, str, int]] | None = None,
+) -> pd.DataFrame:
+    """The videos of an OULU-style protocol file (``+1,name`` / ``-1,name`` lines).
+
+    Labels come from the File digit of each name (File 1 is live); a sign that says
+    otherwise, and a video listed twice, are warned about (counted, first example named).
+
+    Args:
+        path: The protocol file (named in messages).
+        folder: Folder of the videos, relative to the release root (``Dev_files``).
+        parse: Parses a video name (``OULUName.parse``, or the partial-attack names').
+        lines: ``(sign, name, line number)`` to use instead of reading ``path``.
+
+    Returns:
+        One row per video: :data:`PROTOCOL_COLUMNS`.
+
+    Raises:
+        ProtocolError: If a name does not parse (with the file and line).
+    """
+    rows = []
+    contradicting: list[str] = []
+    seen: set[str] = set()
+    duplicates: list[str] = []
+    for sign, name, number in read_protocol_file(path) if lines is None else lines:
+        try:
+            parts = parse(name)
+        except ProtocolError as exc:
+            raise ProtocolError(f"{path}, line {number}: {exc}") from None
+        if name in seen:
+            duplicates.append(name)
+            continue
+        seen.add(name)
+        if (sign > 0) != (parts.file == 1):
+            contradicting.append(f"line {number} '{sign:+d},{name}'")
+        rows.append(
+            {
+                "video": f"{folder}/{name}",
+                "label": "live" if parts.file == 1 else "attack",
+                "pai": parts.pai,
+                "subject": parts.user,
+                "phone": parts.phone,
+                "session": parts.session,
+                "file": parts.file,
+            }
+        )
+    if contradicting:
+        warnings.warn(
+            f"{path}: {len(contradicting)} label(s) contradict the File digit of the video "
+            f"name (File 1 is live, the others attacks), e.g. {contradicting[0]}; using the "
+            "File digit.",
+            DatasetWarning,
+            stacklevel=5,
+        )
+    if duplicates:
+        warnings.warn(
+            f"{path} lists {len(duplicates)} video(s) twice, e.g. {duplicates[0]}; using "
+            "each once.",
+            DatasetWarning,
+            stacklevel=5,
+        )
+    return pd.DataFrame(rows, columns=PROTOCOL_COLUMNS)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,11 @@ import pandas as pd
 
 from mtfas.datamodules.base import Split
 from mtfas.datamodules.dataset import CueMasks, FrameStore
+from mtfas.datamodules.oulu_npu import protocol_table
 from mtfas.datamodules.video import VideoDataModule, default_cache_base
-from mtfas.errors import DatasetNotFoundError, DatasetWarning, ProtocolError
+from mtfas.errors import DatasetNotFoundError, ProtocolError
 from mtfas.preprocessing import EyePositionFile, Mirrored, VideoJob
-from mtfas.protocols.oulu_npu import SPLIT_FOLDERS, read_protocol_file
+from mtfas.protocols.oulu_npu import SPLIT_FOLDERS
 from mtfas.synthetic.conditions import ALL_PAI_NAMES
 from mtfas.synthetic.layouts import is_complete, users_by_split
 from mtfas.synthetic.layouts.partial import (
@@ -196,35 +196,7 @@ class SyntheticPartialDataModule(VideoDataModule):
         if split not in self._split_tables:
             self.check_root()
             path = self.root / protocol_path(split)
-            rows = []
-            contradicting = []
-            for sign, name, number in read_protocol_file(path):
-                try:
-                    parts = PartialName.parse(name)
-                except ProtocolError as exc:
-                    raise ProtocolError(f"{path}, line {number}: {exc}") from None
-                if (sign > 0) != (parts.file == 1):
-                    contradicting.append(f"line {number} '{sign:+d},{name}'")
-                rows.append(
-                    {
-                        "video": f"{SPLIT_FOLDERS[split]}/{name}",
-                        "label": "live" if parts.file == 1 else "attack",
-                        "pai": parts.pai,
-                        "subject": parts.user,
-                        "phone": parts.phone,
-                        "session": parts.session,
-                        "file": parts.file,
-                    }
-                )
-            if contradicting:
-                warnings.warn(
-                    f"{path}: {len(contradicting)} label(s) contradict the File number "
-                    f"(1 is live), e.g. {contradicting[0]}; using the File number.",
-                    DatasetWarning,
-                    stacklevel=2,
-                )
-            columns = ["video", "label", "pai", "subject", "phone", "session", "file"]
-            table = pd.DataFrame(rows, columns=columns)
+            table = protocol_table(path, SPLIT_FOLDERS[split], PartialName.parse)
             self.check_videos_exist(table, str(path))
             self._split_tables[split] = table
         return self._split_tables[split].copy()

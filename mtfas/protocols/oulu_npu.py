@@ -39,6 +39,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 from mtfas.errors import ProtocolError
 
@@ -75,6 +76,25 @@ LAYOUT = """\
   Test_files/...                                             users 36-55
   Protocols/Protocol_1/{Train,Dev,Test}.txt, Protocols/Protocol_2/...
   Protocols/Protocol_3/{Train,Dev,Test}_{1..6}.txt, Protocols/Protocol_4/..."""
+
+
+class OULULikeName(Protocol):
+    """A parsed video name with OULU-NPU's fields.
+
+    :class:`OULUName`, and the names of the synthetic partial-attack release
+    (``mtfas.synthetic.layouts.partial.PartialName``).
+    """
+
+    @property
+    def phone(self) -> int: ...  # noqa: D102
+    @property
+    def session(self) -> int: ...  # noqa: D102
+    @property
+    def user(self) -> int: ...  # noqa: D102
+    @property
+    def file(self) -> int: ...  # noqa: D102
+    @property
+    def pai(self) -> str: ...  # noqa: D102
 
 
 @dataclass(frozen=True)

@@ -127,3 +127,20 @@ def test_runs_without_diagnostics_have_no_cue_columns(tmp_path):
     )
     assert runs["student_cue_contrast"].isna().all()
     assert "cue contrast" not in (tmp_path / "compare.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("logger", ["lightning.pytorch.loggers.CSVLogger", "CSVLogger"])
+def test_a_file_logger_writes_each_run_into_its_own_folder(tmp_path, monkeypatch, logger):
+    monkeypatch.chdir(tmp_path)  # where the config's logger would otherwise write (runs/)
+    args = ["compare", "--config", TINY, "--trainer.max_steps", "2"]
+    args += ["--trainer.logger", logger, "--trainer.logger.init_args.save_dir", "runs"]
+    method = ROOT / "configs" / "model" / "binary_map.yaml"
+    assert main([*args, "--methods", str(method), "--seeds", "0", "--out", "out"]) == 0
+    run = tmp_path / "out" / "runs" / "binary_map_seed0"
+    assert (run / "metrics.csv").is_file() and (run / "results.csv").is_file()
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert not (tmp_path / "runs").exists() and not list(run.glob("version_*"))
+    assert pd.read_csv(tmp_path / "out" / "compare.csv")["run"].tolist() == [
+        "runs/binary_map_seed0"
+    ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -22,11 +23,12 @@ from mtfas.protocols.oulu_npu import (
     PHONES,
     SESSIONS,
     SPLIT_FOLDERS,
+    OULULikeName,
     OULUName,
     oulu_npu_protocols,
     oulu_npu_videos,
 )
-from mtfas.synthetic import render_capture
+from mtfas.synthetic import Capture, render_capture
 from mtfas.synthetic.layouts.codec import video_codec, write_video
 from mtfas.synthetic.layouts.release import (
     NamedRenderJob,
@@ -62,10 +64,13 @@ def users_by_split(users_per_split: int | Sequence[int] | None = None) -> dict[s
 _RenderJob = NamedRenderJob[OULUName]
 
 
-def _render(job: _RenderJob) -> None:
-    """Render one capture and write its video and eye-position file."""
+NameT = TypeVar("NameT", bound=OULULikeName)
+
+
+def oulu_capture(job: NamedRenderJob[NameT]) -> Capture:
+    """The capture an OULU-named job shows (see the module docstring for the mapping)."""
     name = job.name
-    capture = render_capture(
+    return render_capture(
         name.user,
         name.file - 1,
         device=name.phone - 1,
@@ -74,6 +79,11 @@ def _render(job: _RenderJob) -> None:
         size=job.size,
         seed=job.seed,
     )
+
+
+def _render(job: _RenderJob) -> None:
+    """Render one capture and write its video and eye-position file."""
+    capture = oulu_capture(job)
     path = Path(job.path)
     write_video(path, capture.frames, job.codec, job.fps)
     write_text(path.with_suffix(".txt"), eye_position_text(capture.eyes))

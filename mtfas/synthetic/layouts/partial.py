@@ -37,10 +37,9 @@ import numpy as np
 
 from mtfas.errors import ConfigError, ProtocolError
 from mtfas.protocols.oulu_npu import PHONES, SESSIONS, SPLIT_FOLDERS, SPLIT_ORDER
-from mtfas.synthetic import render_capture
 from mtfas.synthetic.conditions import ALL_PAI_NAMES, DISPLAYS
 from mtfas.synthetic.layouts.codec import video_codec, write_video
-from mtfas.synthetic.layouts.oulu_npu import eye_position_text, users_by_split
+from mtfas.synthetic.layouts.oulu_npu import eye_position_text, oulu_capture, users_by_split
 from mtfas.synthetic.layouts.release import (
     NamedRenderJob,
     RenderRun,
@@ -207,16 +206,8 @@ class _Job:
 
 def _render(item: _Job) -> None:
     """Render one capture; write its video, eye-position file and cue-mask video."""
-    job, name = item.job, item.job.name
-    capture = render_capture(
-        name.user,
-        name.file - 1,
-        device=name.phone - 1,
-        session=name.session - 1,
-        n_frames=job.n_frames,
-        size=job.size,
-        seed=job.seed,
-    )
+    job = item.job
+    capture = oulu_capture(job)
     path = Path(job.path)
     assert capture.cue_masks is not None  # render_capture always fills them
     grey = np.round(capture.cue_masks * 255.0).astype(np.uint8)

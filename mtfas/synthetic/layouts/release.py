@@ -301,66 +301,6 @@ def check_render_knobs(n_frames: object, size: object) -> None:
         raise ConfigError(f"size must be an integer in 32..1024, got {size!r}")
 
 
-def render_release(
-    root: Path,
-    layout: str,
-    settings: dict[str, Any],
-    *,
-    n_videos: int,
-    fourcc: str,
-    lossless: bool,
-    pending: Callable[[], Sequence[T]],
-    render: Callable[[T], object],
-    workers: int,
-    progress: bool,
-    desc: str,
-    protocol_files: dict[str, str] | None = None,
-) -> SyntheticRelease:
-    """What every writer ends with, once its knobs are checked and its videos listed.
-
-    If ``root`` holds a complete release of ``layout`` made with ``settings``, nothing is
-    written. Else the folder is claimed (:func:`claim_folder`), ``pending()`` lists the
-    render jobs of the videos not written yet (so an interrupted release resumes), they are
-    run (:func:`run_jobs`), the protocol files are written and the marker says complete.
-
-    Args:
-        root: The release folder.
-        layout: Name of the layout.
-        settings: The writer's settings (stored in the marker).
-        n_videos: Videos in the release.
-        fourcc: Codec of the videos.
-        lossless: Whether that codec is lossless.
-        pending: Lists the jobs still to render (called after the claim).
-        render: A module-level function rendering one job.
-        workers: Rendering processes; 0 renders in this process.
-        progress: Show a progress bar.
-        desc: Label of the progress bar.
-        protocol_files: Text of each protocol file, by path relative to ``root``.
-
-    Returns:
-        What was written (``protocol_files`` sorted).
-
-    Raises:
-        ConfigError: If ``root`` holds something else (see :func:`claim_folder`).
-    """
-    texts = protocol_files or {}
-    if is_complete(root, layout, settings):
-        return SyntheticRelease(
-            root, layout, n_videos, 0, fourcc, lossless, settings, sorted(texts)
-        )
-    claim_folder(root, layout, settings)
-    jobs = pending()
-    run_jobs(render, jobs, workers, progress, desc=desc)
-    for relative, text in texts.items():
-        write_text(root / relative, text)
-    write_marker(
-        root, layout, settings, complete=True, fourcc=fourcc, lossless=lossless, n_videos=n_videos
-    )
-    return SyntheticRelease(
-        root, layout, n_videos, len(jobs), fourcc, lossless, settings, sorted(texts)
-    )
-
-
 def write_release(
     root: Path,
     layout: str,

@@ -193,11 +193,13 @@ class MTFASCLI(LightningCLI):
 
     @property
     def _runs_trainer(self) -> bool:
+        if self._command is None:  # run=False: parse and instantiate, as LightningCLI
+            return True
         return self._command in TRAINER_COMMANDS and not self._checkpoint_predict
 
     def _parse_ckpt_path(self) -> None:
         """Check ``--ckpt_path`` before anything is prepared, then as LightningCLI."""
-        if not self._runs_trainer:
+        if not self._runs_trainer or self._command is None:
             return
         command = self._command
         if command == "predict" and self.config.predict.get("model") is None:

@@ -258,3 +258,15 @@ def test_a_checkpoint_chosen_on_validation_is_best_ckpt_and_says_so(tmp_path, ca
     assert load_student(last)[1].selection is None
     assert main(["export", "--ckpt_path", str(best), "--out", str(tmp_path / "m.onnx")]) == 0
     assert "chosen on validation" in capsys.readouterr().out
+
+
+def test_without_running_the_cli_builds_the_model_and_data_as_lightningcli():
+    import yaml
+
+    from mtfas.cli.cli import MTFASCLI
+
+    config = yaml.safe_load(Path(TINY).read_text())
+    cli = MTFASCLI(args={"model": config["model"], "data": config["data"]}, run=False)
+    assert type(cli.model).__name__ == "MetaTeacherSystem"
+    assert type(cli.datamodule).__name__ == "SyntheticDataModule"
+    assert cli.model.student.width_mult == 0.1

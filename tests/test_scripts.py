@@ -1,7 +1,8 @@
-"""The figure scripts of scripts/ run on a real (tiny) run folder."""
+"""The figure and measurement scripts of scripts/ run on a real (tiny) run folder."""
 
 from __future__ import annotations
 
+import re
 import runpy
 import sys
 
@@ -11,19 +12,41 @@ from mtfas.cli import main
 from tests.cli.test_cli import ROOT, TINY
 
 
-@pytest.mark.slow
-def test_teacher_maps_draws_the_maps_of_a_trained_run(tmp_path, capsys, monkeypatch):
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The folder of a two-step MT-FAS fit (config.yaml, checkpoints/last.ckpt)."""
+    run = tmp_path_factory.mktemp("run")
     args = ["fit", "--config", TINY, "--trainer.max_steps", "2"]
     assert main([*args, "--trainer.default_root_dir", str(run)]) == 0
     assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+    return run
+
+
+def _script(name, argv, monkeypatch, capsys) -> str:
     capsys.readouterr()
-    out = tmp_path / "maps.png"
-    argv = [str(run), "--out", str(out), "--split", "dev", "--per_species", "1"]
-    monkeypatch.setattr(sys, "argv", ["teacher_maps.py", *argv])
+    monkeypatch.setattr(sys, "argv", [name, *argv])
     with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(str(ROOT / "scripts" / "teacher_maps.py"), run_name="__main__")
+        runpy.run_path(str(ROOT / "scripts" / name), run_name="__main__")
     assert exit_info.value.code == 0
-    printed = capsys.readouterr().out
+    return capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_teacher_maps_draws_the_maps_of_a_trained_run(tiny_run, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "maps.png"
+    argv = [str(tiny_run), "--out", str(out), "--split", "dev", "--per_species", "1"]
+    printed = _script("teacher_maps.py", argv, monkeypatch, capsys)
     assert f"Wrote {out}: 5 dev frames (live, print1, print2, replay1, replay2)" in printed
     assert out.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_meta_gradient_map_prints_the_gradient_of_each_species(tiny_run, capsys, monkeypatch):
+    printed = _script(
+        "meta_gradient_map.py", [str(tiny_run), "--batches", "1"], monkeypatch, capsys
+    )
+    assert "dL_val / d target per pixel" in printed and "(trained networks)" in printed
+    rows = re.findall(
+        r"^  (print1|print2|replay1|replay2)\s+\+nan\s+\+nan\s+([-+][\d.]+)", printed, re.M
+    )
+    assert rows and all(float(value) != 0.0 for _, value in rows)  # no masks: "all" only

@@ -36,7 +36,12 @@ GPU = CONFIGS / "trainer" / "gpu.yaml"
 SMOKE = CONFIGS / "smoke.yaml"
 DEMOS = [CONFIGS / "demo.yaml", CONFIGS / "demo_baseline.yaml"]
 #: One-file recipes of experiments on other data than the demo's.
-RECIPES = [CONFIGS / "partial.yaml"]
+RECIPES = [CONFIGS / "partial.yaml", CONFIGS / "partial_full.yaml"]
+#: The configs each recipe runs with: the --full override goes after the CPU recipe.
+RECIPE_CONFIGS = {
+    "partial": [CONFIGS / "partial.yaml"],
+    "partial_full": [CONFIGS / "partial.yaml", CONFIGS / "partial_full.yaml"],
+}
 METHODS = sorted((CONFIGS / "model").glob("*.yaml"))
 DATA = sorted((CONFIGS / "data").rglob("*.yaml"))
 #: The system each method file selects: (class path, loss or None).
@@ -314,9 +319,9 @@ def test_the_recipes_run_with_the_smoke_override(
     settings = {"root": partial_release, "cache_dir": partial_cache}
     settings.update(PARTIAL_RELEASE)
     settings.update(PARTIAL_CROPS)
+    configs = [arg for path in RECIPE_CONFIGS[recipe.stem] for arg in ("--config", str(path))]
     args = [
-        "--config",
-        str(recipe),
+        *configs,
         "--config",
         str(SMOKE),
         *[f"--data.init_args.{k}={v}" for k, v in settings.items()],

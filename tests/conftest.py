@@ -224,3 +224,13 @@ def partial_release(tmp_path_factory):
 def partial_cache(tmp_path_factory):
     """Crop-cache folder shared by the data modules over ``partial_release``."""
     return tmp_path_factory.mktemp("partial_cache")
+
+
+#: Tests that take minutes, started first so that with ``pytest -n 2`` the other worker
+#: runs everything else meanwhile (started last, the other worker would idle at the end).
+LONGEST_FIRST = ("test_the_readme_flow_runs_verbatim_and_its_figures_are_what_the_demo_prints",)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Move :data:`LONGEST_FIRST` to the front of the run (order otherwise unchanged)."""
+    items.sort(key=lambda item: item.name not in LONGEST_FIRST)

@@ -16,7 +16,6 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.func import functional_call
 
 from mtfas import MetaTeacherSystem
-from mtfas.models import DepthNet, TeacherNet
 from mtfas.systems.diagnostics import InnerLossMonitor, MapStats
 from tests.fakes import RandomDataModule, TinyStudent, TinyTeacher, dataset_images
 
@@ -157,9 +156,9 @@ def test_hypergradient_and_update_norms_match_an_independent_computation(make_tr
 
 def _fit_weights(make_trainer, diagnostics: bool):
     torch.manual_seed(0)
-    system = MetaTeacherSystem(
-        DepthNet(width_mult=0.1),
-        TeacherNet(width_mult=0.1),
+    system = MetaTeacherSystem(  # BatchNorm in the student: its buffers must match too
+        TinyStudent(batchnorm=True),
+        TinyTeacher(),
         inner_steps=2,
         inner_lr=0.05,
         diagnostics=diagnostics,

@@ -28,6 +28,8 @@ import torch
 import yaml
 
 from mtfas.cli.cli import MTFASCLI
+from mtfas.cli.trust import check_run_config
+from mtfas.errors import MTFASError
 from mtfas.inference.checkpoint import load_checkpoint
 from mtfas.systems.diagnostics import pool_cue_mask
 from mtfas.systems.losses import supervision_target, validation_loss
@@ -46,7 +48,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--batches", type=int, default=6, help="dev batches to average over")
     args = parser.parse_args(argv)
 
-    config = yaml.safe_load((args.run / "config.yaml").read_text(encoding="utf-8"))
+    path = args.run / "config.yaml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    check_run_config(config if isinstance(config, dict) else {}, str(path))
     torch.manual_seed(int(config.get("seed_everything") or 0))
     cli = MTFASCLI(args={key: config[key] for key in ("model", "data")}, run=False)
     system, data = cli.model, cli.datamodule
@@ -93,4 +97,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    try:
+        raise SystemExit(main(sys.argv[1:]))
+    except MTFASError as exc:  # a mistake mtfas catches: its message, no traceback
+        print(f"{Path(__file__).name}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

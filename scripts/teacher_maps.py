@@ -25,6 +25,8 @@ import yaml
 
 from mtfas.callbacks.dashboard import system_map_figure
 from mtfas.cli.cli import MTFASCLI
+from mtfas.cli.trust import check_run_config
+from mtfas.errors import MTFASError
 from mtfas.inference.checkpoint import load_checkpoint
 
 
@@ -37,7 +39,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--per_species", type=int, default=2)
     args = parser.parse_args(argv)
 
-    config = yaml.safe_load((args.run / "config.yaml").read_text(encoding="utf-8"))
+    path = args.run / "config.yaml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    check_run_config(config if isinstance(config, dict) else {}, str(path))
     cli = MTFASCLI(args={key: config[key] for key in ("model", "data")}, run=False)
     system, data = cli.model, cli.datamodule
     checkpoint = load_checkpoint(args.run / "checkpoints" / "last.ckpt")
@@ -69,4 +73,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    try:
+        raise SystemExit(main(sys.argv[1:]))
+    except MTFASError as exc:  # a mistake mtfas catches: its message, no traceback
+        print(f"{Path(__file__).name}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -7,8 +7,10 @@ import runpy
 import sys
 
 import pytest
+import yaml
 
 from mtfas.cli import main
+from mtfas.cli.trust import check_run_config
 from tests.cli.test_cli import ROOT, TINY
 
 
@@ -50,3 +52,40 @@ def test_meta_gradient_map_prints_the_gradient_of_each_species(tiny_run, capsys,
         r"^  (print1|print2|replay1|replay2)\s+\+nan\s+\+nan\s+([-+][\d.]+)", printed, re.M
     )
     assert rows and all(float(value) != 0.0 for _, value in rows)  # no masks: "all" only
+
+
+@pytest.mark.parametrize(
+    "crafted",
+    [
+        {"model": {"class_path": "os.system", "init_args": {"command": "touch PWNED"}}},
+        {
+            "model": {
+                "class_path": "mtfas.MetaTeacherSystem",
+                "init_args": {
+                    "student": {"class_path": "os.system", "init_args": {"command": "touch PWNED"}}
+                },
+            }
+        },
+    ],
+    ids=["model", "nested"],
+)
+def test_scripts_refuse_a_run_config_naming_classes_outside_the_allow_list(
+    tiny_run, tmp_path, capsys, monkeypatch, crafted
+):
+    run = tmp_path / "crafted"
+    run.mkdir()
+    genuine = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**genuine, **crafted}))
+    monkeypatch.chdir(tmp_path)
+    for name, argv in [
+        ("teacher_maps.py", [str(run), "--out", str(tmp_path / "x.png")]),
+        ("meta_gradient_map.py", [str(run)]),
+    ]:
+        monkeypatch.setattr(sys, "argv", [name, *argv])
+        with pytest.raises(SystemExit) as exit_info:
+            runpy.run_path(str(ROOT / "scripts" / name), run_name="__main__")
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert "os.system" in err and "Traceback" not in err
+    assert not (tmp_path / "PWNED").exists()
+    check_run_config(genuine, "the genuine config")  # the real one passes

@@ -9,17 +9,18 @@ data modules, which inference does not depend on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from mtfas.errors import CheckpointError
 from mtfas.inference import checkpoint as _checkpoint
-from mtfas.inference.checkpoint import AllowList, ClassLike, _exported
+from mtfas.inference.checkpoint import AllowList, ClassLike, _check_hparams, _exported
 
-__all__ = ["check_checkpoint_hparams", "hparams_classes"]
+__all__ = ["check_checkpoint_hparams", "check_run_config", "hparams_classes"]
 
 
 def hparams_classes(allowed_classes: Iterable[ClassLike] = ()) -> AllowList:
@@ -64,3 +65,33 @@ def check_checkpoint_hparams(
             hyper-parameters name a class (or import path) that is not allowed.
     """
     return _checkpoint.check_checkpoint_hparams(path, hparams_classes(allowed_classes))
+
+
+def check_run_config(
+    config: Mapping[str, Any], where: str, allowed_classes: Iterable[ClassLike] = ()
+) -> None:
+    """Refuse a saved run configuration whose model or data names a class not allowed.
+
+    For the tools that rebuild a run from its ``config.yaml`` (``scripts/``): the ``model``
+    and ``data`` sections are checked as a checkpoint's hyper-parameters are (the same
+    allow-list, :func:`hparams_classes`; init args typed by the named class), before
+    LightningCLI imports anything they name.
+
+    Raises:
+        CheckpointError: If a section is missing or not a ``class_path`` mapping, or names
+            (at any depth) a class or import path outside the allow-list.
+    """
+    allow = hparams_classes(allowed_classes)
+    advice = " (the run's model and data are rebuilt from it)"
+    for key in ("model", "data"):
+        section = config.get(key)
+        if not isinstance(section, Mapping) or "class_path" not in section:
+            raise CheckpointError(
+                f"{where} has no {key} section with a class_path; give the folder of a run "
+                "that mtfas fit wrote."
+            )
+        cls = allow.resolve(section["class_path"], f"{where} ({key}.class_path)", advice)
+        init_args = section.get("init_args") or {}
+        if not isinstance(init_args, Mapping):
+            raise CheckpointError(f"{where} ({key}.init_args) is not a mapping.")
+        _check_hparams(dict(init_args), cls, f"{where} ({key})", allow, advice, 0)

@@ -64,6 +64,26 @@ def users_by_split(users_per_split: int | Sequence[int] | None = None) -> dict[s
 _RenderJob = NamedRenderJob[OULUName]
 
 
+def oulu_knobs(
+    out: str | Path,
+    phones: Sequence[int],
+    sessions: Sequence[int],
+    users_per_split: int | Sequence[int] | None,
+    n_frames: int,
+    size: int,
+) -> tuple[Path, list[int], list[int], dict[str, list[int]]]:
+    """The checked knobs of an OULU-like writer: ``(root, phones, sessions, users)``.
+
+    Raises:
+        ConfigError: If a knob is out of range.
+    """
+    users = users_by_split(users_per_split)
+    phones = as_sorted_ints("phones", phones, PHONES)
+    sessions = as_sorted_ints("sessions", sessions, SESSIONS)
+    check_render_knobs(n_frames, size)
+    return Path(out).expanduser(), phones, sessions, users
+
+
 NameT = TypeVar("NameT", bound=OULULikeName)
 
 
@@ -136,11 +156,9 @@ def write_oulu_npu(
     Raises:
         ConfigError: If a knob is out of range or ``out`` holds something else.
     """
-    root = Path(out).expanduser()
-    users = users_by_split(users_per_split)
-    phones = as_sorted_ints("phones", phones, PHONES)
-    sessions = as_sorted_ints("sessions", sessions, SESSIONS)
-    check_render_knobs(n_frames, size)
+    root, phones, sessions, users = oulu_knobs(
+        out, phones, sessions, users_per_split, n_frames, size
+    )
     settings = {
         "phones": phones,
         "sessions": sessions,

@@ -36,16 +36,18 @@ from pathlib import Path
 import numpy as np
 
 from mtfas.errors import ConfigError, ProtocolError
-from mtfas.protocols.oulu_npu import PHONES, SESSIONS, SPLIT_FOLDERS, SPLIT_ORDER
+from mtfas.protocols.oulu_npu import SESSIONS, SPLIT_FOLDERS, SPLIT_ORDER
 from mtfas.synthetic.conditions import ALL_PAI_NAMES, DISPLAYS
 from mtfas.synthetic.layouts.codec import video_codec, write_video
-from mtfas.synthetic.layouts.oulu_npu import eye_position_text, oulu_capture, users_by_split
+from mtfas.synthetic.layouts.oulu_npu import (
+    eye_position_text,
+    oulu_capture,
+    oulu_knobs,
+)
 from mtfas.synthetic.layouts.release import (
     NamedRenderJob,
     RenderRun,
     SyntheticRelease,
-    as_sorted_ints,
-    check_render_knobs,
     documents_render_knobs,
     write_release,
     write_text,
@@ -255,12 +257,10 @@ def write_partial(
     Raises:
         ConfigError: If a knob is out of range or ``out`` holds something else.
     """
-    root = Path(out).expanduser()
-    users = users_by_split(users_per_split)
-    phones = as_sorted_ints("phones", phones, PHONES)
-    sessions = as_sorted_ints("sessions", sessions, SESSIONS)
+    root, phones, sessions, users = oulu_knobs(
+        out, phones, sessions, users_per_split, n_frames, size
+    )
     chosen = check_species(species)
-    check_render_knobs(n_frames, size)
     settings = {
         "phones": phones,
         "sessions": sessions,

@@ -10,21 +10,18 @@ dataset, which makes it the project demo.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mtfas.datamodules.generated import GeneratedReleaseDataModule
 from mtfas.datamodules.oulu_npu import OULUNPUDataModule
-from mtfas.datamodules.video import default_cache_base
-from mtfas.errors import DatasetNotFoundError
-from mtfas.synthetic.layouts import is_complete, users_by_split, write_oulu_npu
+from mtfas.synthetic.layouts import users_by_split
 from mtfas.synthetic.layouts.oulu_npu import LAYOUT
 
 
-class SyntheticOULUNPUDataModule(OULUNPUDataModule):
+class SyntheticOULUNPUDataModule(GeneratedReleaseDataModule, OULUNPUDataModule):
     """A synthetic OULU-NPU release, generated at ``root`` on first use.
 
     Args:
@@ -46,6 +43,9 @@ class SyntheticOULUNPUDataModule(OULUNPUDataModule):
         image_size: Network input side.
         **kwargs: Other :class:`~mtfas.datamodules.OULUNPUDataModule` arguments.
     """
+
+    release_layout = LAYOUT
+    release_title = "synthetic OULU-NPU"
 
     def __init__(
         self,
@@ -74,12 +74,8 @@ class SyntheticOULUNPUDataModule(OULUNPUDataModule):
         }
         users_by_split(self.release_args["users_per_split"])  # validates the counts now
         self.generate_workers = generate_workers
-        if root is None:
-            text = json.dumps(self.release_args, sort_keys=True)
-            digest = hashlib.sha256(text.encode()).hexdigest()[:10]
-            root = default_cache_base() / "synthetic" / f"{LAYOUT}-{digest}"
         super().__init__(
-            root,
+            self.default_root(self.release_args) if root is None else root,
             protocol=protocol,
             fold=fold,
             crop_size=crop_size,
@@ -96,43 +92,3 @@ class SyntheticOULUNPUDataModule(OULUNPUDataModule):
             return None
         phones: Any = init_args.get("phones") or inspect.signature(cls).parameters["phones"].default
         return plan[0], sorted(int(p) for p in phones)
-
-    def _release_settings(self) -> dict[str, Any]:
-        args = self.release_args
-        return {
-            "phones": args["phones"],
-            "sessions": args["sessions"],
-            "users": users_by_split(args["users_per_split"]),
-            "n_frames": args["n_frames"],
-            "size": args["size"],
-            "seed": args["seed"],
-            "fps": 25.0,
-        }
-
-    def check_root(self) -> None:
-        """Check that the release was generated (by ``prepare_data``).
-
-        Raises:
-            DatasetNotFoundError: If ``root`` holds no complete release of these settings.
-        """
-        if not is_complete(self.root, LAYOUT, self._release_settings()):
-            raise DatasetNotFoundError(
-                f"no complete synthetic OULU-NPU release of these settings at {self.root}; "
-                "call prepare_data() to generate it (Lightning's Trainer does)"
-            )
-        super().check_root()
-
-    def prepare_data(self) -> None:
-        """Generate the release at ``root`` if needed, then preprocess it."""
-        release = write_oulu_npu(
-            self.root,
-            workers=self.generate_workers,
-            progress=self.progress,
-            **self.release_args,
-        )
-        state = "generated" if release.n_written else "reused"
-        print(
-            f"synthetic OULU-NPU release at {release.root}: {release.n_videos} videos "
-            f"({state}; codec {release.fourcc})"
-        )
-        super().prepare_data()

@@ -18,8 +18,6 @@ torch.Size([32, 1, 64, 64])
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,13 +27,13 @@ import pandas as pd
 
 from mtfas.datamodules.base import Split
 from mtfas.datamodules.dataset import CueMasks, FrameStore
+from mtfas.datamodules.generated import GeneratedReleaseDataModule
 from mtfas.datamodules.oulu_npu import protocol_table
-from mtfas.datamodules.video import VideoDataModule, default_cache_base
-from mtfas.errors import DatasetNotFoundError, ProtocolError
+from mtfas.errors import ProtocolError
 from mtfas.preprocessing import EyePositionFile, Mirrored, VideoJob
 from mtfas.protocols.oulu_npu import SPLIT_FOLDERS
 from mtfas.synthetic.conditions import ALL_PAI_NAMES
-from mtfas.synthetic.layouts import is_complete, users_by_split
+from mtfas.synthetic.layouts import users_by_split
 from mtfas.synthetic.layouts.partial import (
     CUE_MASK_FOLDER,
     DEFAULT_SPECIES,
@@ -45,7 +43,6 @@ from mtfas.synthetic.layouts.partial import (
     check_species,
     cue_mask_video,
     protocol_path,
-    write_partial,
 )
 
 
@@ -64,7 +61,7 @@ class CueMaskCrops:
         return self.store.frames(cue_mask_video(video))
 
 
-class SyntheticPartialDataModule(VideoDataModule):
+class SyntheticPartialDataModule(GeneratedReleaseDataModule):
     """The synthetic partial-attack benchmark, generated at ``root`` on first use.
 
     Species ids are those of the generator (:data:`mtfas.synthetic.conditions.ALL_PAI_NAMES`),
@@ -98,6 +95,8 @@ class SyntheticPartialDataModule(VideoDataModule):
     layout = "see mtfas.synthetic.layouts.partial (written by write_partial)"
     video_extensions = (".avi",)
     pai_names = ALL_PAI_NAMES
+    release_layout = LAYOUT
+    release_title = "synthetic partial-attack"
 
     def __init__(
         self,
@@ -137,26 +136,13 @@ class SyntheticPartialDataModule(VideoDataModule):
         self.with_cue_masks = bool(cue_masks)
         self._boxes = EyePositionFile()
         self._split_tables: dict[str, pd.DataFrame] = {}
-        if root is None:
-            text = json.dumps(self.release_args, sort_keys=True)
-            digest = hashlib.sha256(text.encode()).hexdigest()[:10]
-            root = default_cache_base() / "synthetic" / f"{LAYOUT}-{digest}"
         super().__init__(
-            root, crop_size=crop_size, n_frames=n_frames, image_size=image_size, **kwargs
+            self.default_root(self.release_args) if root is None else root,
+            crop_size=crop_size,
+            n_frames=n_frames,
+            image_size=image_size,
+            **kwargs,
         )
-
-    def _release_settings(self) -> dict[str, Any]:
-        args = self.release_args
-        return {
-            "phones": args["phones"],
-            "sessions": args["sessions"],
-            "users": users_by_split(args["users_per_split"]),
-            "species": args["species"],
-            "n_frames": args["n_frames"],
-            "size": args["size"],
-            "seed": args["seed"],
-            "fps": 25.0,
-        }
 
     # ------------------------------------------------------------ benchmark hooks
     def cache_tag(self) -> str:
@@ -166,19 +152,6 @@ class SyntheticPartialDataModule(VideoDataModule):
     def box_source(self, video: str) -> EyePositionFile:
         """The eye positions of the sibling ``.txt``."""
         return self._boxes
-
-    def check_root(self) -> None:
-        """Check that the release was generated (by ``prepare_data``).
-
-        Raises:
-            DatasetNotFoundError: If ``root`` holds no complete release of these settings.
-        """
-        if not is_complete(self.root, LAYOUT, self._release_settings()):
-            raise DatasetNotFoundError(
-                f"no complete synthetic partial-attack release of these settings at "
-                f"{self.root}; call prepare_data() to generate it (Lightning's Trainer does)"
-            )
-        super().check_root()
 
     def video_table(self, split: Split) -> pd.DataFrame:
         """The videos of ``split`` from its protocol file; no video is decoded.
@@ -220,16 +193,3 @@ class SyntheticPartialDataModule(VideoDataModule):
     def cue_masks(self) -> CueMasks | None:
         """The cropped cue masks of a video (``cue_masks=True``), else None."""
         return CueMaskCrops(self.frame_store()) if self.with_cue_masks else None
-
-    def prepare_data(self) -> None:
-        """Generate the release at ``root`` if needed, then preprocess it (masks too)."""
-        args = dict(self.release_args)
-        release = write_partial(
-            self.root, workers=self.generate_workers, progress=self.progress, **args
-        )
-        state = "generated" if release.n_written else "reused"
-        print(
-            f"synthetic partial-attack release at {release.root}: {release.n_videos} videos "
-            f"({state}; codec {release.fourcc})"
-        )
-        super().prepare_data()

@@ -12,16 +12,7 @@ from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
 from mtfas.errors import MetricInputError
-from mtfas.metrics._checks import (
-    as_labels,
-    as_pai,
-    as_scores,
-    as_video,
-    check_pai_matches_labels,
-    check_pai_names,
-    check_same_length,
-    check_threshold,
-)
+from mtfas.metrics import _checks as checks
 from mtfas.metrics.functional import (
     ThresholdMethod,
     aggregate_by_video,
@@ -88,7 +79,7 @@ class PADMetrics(Metric):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.pai_names = check_pai_names(torch.zeros(0, dtype=torch.int64), pai_names)
+        self.pai_names = checks.check_pai_names(torch.zeros(0, dtype=torch.int64), pai_names)
         self.video_level = bool(video_level)
         self.prefix = prefix
         self._threshold: float | None = None
@@ -103,7 +94,7 @@ class PADMetrics(Metric):
 
     @threshold.setter
     def threshold(self, value: float | None) -> None:
-        self._threshold = None if value is None else check_threshold(value)
+        self._threshold = None if value is None else checks.check_threshold(value)
         self._computed = None  # a cached compute() used the previous threshold
 
     def update(
@@ -126,9 +117,9 @@ class PADMetrics(Metric):
                 ``{0, 1}``, species ids without a name or disagreeing with the labels, or a
                 missing ``video`` at video level.
         """
-        scores = as_scores(scores)
-        labels = as_labels(labels)
-        pai = as_pai(pai)
+        scores = checks.as_scores(scores)
+        labels = checks.as_labels(labels)
+        pai = checks.as_pai(pai)
         if video is None:
             if self.video_level:
                 raise MetricInputError(
@@ -136,10 +127,10 @@ class PADMetrics(Metric):
                     "batch['video'] to update() or build the metric with video_level=False."
                 )
             video = torch.full_like(labels, -1)
-        video = as_video(video)
-        check_same_length(scores=scores, labels=labels, pai=pai, video=video)
-        check_pai_matches_labels(labels, pai)
-        check_pai_names(pai, self.pai_names)
+        video = checks.as_video(video)
+        checks.check_same_length(scores=scores, labels=labels, pai=pai, video=video)
+        checks.check_pai_matches_labels(labels, pai)
+        checks.check_pai_names(pai, self.pai_names)
         self.frame_scores.append(scores)
         self.frame_labels.append(labels)
         self.frame_pai.append(pai.to(labels.device))

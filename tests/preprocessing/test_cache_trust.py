@@ -79,6 +79,23 @@ def test_part_records_sources_and_crop_checksum(dataset, tmp_path: Path) -> None
     assert part["crops"]["crc32"] == zlib.crc32(crops) and part["crops"]["size"] == len(crops)
 
 
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(2 * 5 * 4 * 3, dtype=np.uint8).reshape(2, 5, 4, 3),
+        np.arange(24, dtype=np.float32).reshape(4, 6)[:, ::2],  # not contiguous
+        np.zeros((0, 8, 8, 3), np.uint8),
+    ],
+)
+def test_write_array_record_is_the_crc_of_the_file(array: np.ndarray, tmp_path: Path) -> None:
+    path = tmp_path / "a.npy"
+    record = cache_module.write_array(path, array)
+    raw = path.read_bytes()
+    assert record["crc32"] == zlib.crc32(raw) == cache_module.file_crc32(path)
+    assert record["size"] == len(raw)
+    np.testing.assert_array_equal(np.load(path), array)
+
+
 def test_zeroed_annotation_is_recomputed_and_fixing_it_too(dataset, tmp_path: Path) -> None:
     videos = _copy_dataset(dataset, tmp_path / "data")
     reference = _run(videos, tmp_path / "ref")

@@ -24,6 +24,7 @@ from mtfas.synthetic.layouts import (
     write_oulu_npu,
 )
 from mtfas.synthetic.layouts import codec as codec_module
+from mtfas.synthetic.layouts.knobs import RenderKnobs, RenderOptions
 from tests.conftest import OULU_RELEASE
 
 LINE = re.compile(r"^([+-][12]),(\d)_(\d)_(\d\d)_(\d)$")
@@ -256,7 +257,31 @@ def test_every_writer_documents_every_argument(layout):
     # D417 cannot see that, so this checks the result.
     writer = LAYOUTS[layout]
     doc = inspect.getdoc(writer) or ""
-    assert "{render_knobs}" not in doc
+    assert "{render_knobs" not in doc
     args = doc.split("Args:", 1)[1].split("\n\n", 1)[0]
-    documented = set(re.findall(r"^    (\w+):", args, flags=re.M))
+    documented = set(re.findall(r"^    (?:\*\*)?(\w+):", args, flags=re.M))
     assert documented == set(inspect.signature(writer).parameters), layout
+    # and every keyword of **render is named in its entry
+    for key in RenderOptions.__annotations__:
+        assert f"``{key}``" in args, (layout, key)
+    assert ("``fourcc``" in args) == (layout != "msu-mfsd"), layout
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_writers_refuse_an_unknown_render_keyword(layout, tmp_path):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'sed'"):
+        LAYOUTS[layout](tmp_path / "out", sed=1)
+    assert not (tmp_path / "out").exists()
+
+
+def test_msu_mfsd_takes_no_fourcc(tmp_path):
+    with pytest.raises(TypeError, match=r"write_msu_mfsd.*'fourcc'"):
+        LAYOUTS["msu-mfsd"](tmp_path / "out", fourcc="MJPG")
+
+
+def test_render_knobs_defaults_and_checks():
+    knobs = RenderKnobs.of("w", 3, 64, {"seed": 2.0, "workers": 1}, fps=30.0)
+    assert knobs.settings() == {"n_frames": 3, "size": 64, "seed": 2, "fps": 30.0}
+    assert (knobs.fourcc, knobs.workers, knobs.progress) == ("FFV1", 1, False)
+    with pytest.raises(ConfigError, match=r"size must be an integer in 32\.\.1024"):
+        RenderKnobs.of("w", 3, 16, {})

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from mtfas.errors import ConfigError
 from mtfas.protocols.casia_fasd import (
@@ -35,14 +36,14 @@ from mtfas.protocols.casia_fasd import (
 )
 from mtfas.synthetic.layouts.codec import video_codec
 from mtfas.synthetic.layouts.face_boxes import FACE_BOX_FOLDER, BoxedRenderJob, render_boxed
-from mtfas.synthetic.layouts.release import (
-    RenderRun,
-    SyntheticRelease,
-    check_render_knobs,
-    documents_render_knobs,
-    split_counts,
-    write_release,
-)
+from mtfas.synthetic.layouts.knobs import RenderKnobs, documents_render_knobs, split_counts
+from mtfas.synthetic.layouts.release import write_release
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from mtfas.synthetic.layouts.knobs import CodecRenderOptions
+    from mtfas.synthetic.layouts.release import SyntheticRelease
 
 LAYOUT = "casia-fasd"
 #: Synthetic subject id of CASIA subject ``s`` is ``SUBJECT_BASE + s``.
@@ -66,13 +67,9 @@ def write_casia_fasd(
     subjects_per_split: int | Sequence[int] | None = (4, 2),
     n_frames: int = 5,
     size: int = 128,
-    seed: int = 0,
-    fps: float = 25.0,
-    fourcc: str = "FFV1",
-    workers: int = 0,
-    progress: bool = False,
     face_box_folder: str = FACE_BOX_FOLDER,
     faceless_frames: Sequence[int] = (),
+    **render: Unpack[CodecRenderOptions],
 ) -> SyntheticRelease:
     """Render the synthetic benchmark as a release in CASIA-FASD's exact layout.
 
@@ -85,8 +82,6 @@ def write_casia_fasd(
         subjects_per_split: Subjects of ``train_release`` and ``test_release`` (the
             first ones): one count for both, two counts, or None for all.
         {render_knobs}
-        fourcc: Preferred codec (lossless FFV1; MJPG at the highest quality with a
-            warning if this OpenCV cannot round-trip it).
         face_box_folder: Folder (relative to ``out``) of the true-box tree;
             ``"face-locations"`` gives the name of Idiap's tree.
         faceless_frames: Frames whose box lines are ``frame 0 0 0 0`` in every file.
@@ -99,13 +94,10 @@ def write_casia_fasd(
     """
     root = Path(out).expanduser()
     subjects = split_counts("subjects_per_split", subjects_per_split, OFFICIAL_SUBJECTS)
-    check_render_knobs(n_frames, size)
+    knobs = RenderKnobs.of("write_casia_fasd", n_frames, size, render)
     settings = {
         "subjects": subjects,
-        "n_frames": n_frames,
-        "size": size,
-        "seed": int(seed),
-        "fps": float(fps),
+        **knobs.settings(),
     }
     folder = PurePosixPath(str(face_box_folder))
     if (
@@ -132,8 +124,7 @@ def write_casia_fasd(
     if faceless:
         settings["faceless_frames"] = list(faceless)
     videos = casia_fasd_videos(subjects)
-    codec = video_codec(fourcc, VIDEO_EXTENSION)
-    knobs = (n_frames, size, int(seed), codec, float(fps))
+    codec = video_codec(knobs.fourcc, VIDEO_EXTENSION)
     planned = []
     for split, number, file in videos:
         relative = Path(SPLIT_FOLDERS[split], str(number), file.name)
@@ -141,7 +132,7 @@ def write_casia_fasd(
         box_path = root / folder / relative.with_suffix(".face")
         subject = SUBJECT_BASE + subject_id(split, number)
         conditions = (subject, SPECIES[file.pai], QUALITY_DEVICES[file.quality], SESSION)
-        job = BoxedRenderJob.of((path, box_path), conditions, knobs, faceless=faceless)
+        job = BoxedRenderJob.of((path, box_path), conditions, knobs, codec, faceless=faceless)
         planned.append((job, [path, box_path]))
-    run = RenderRun.of(codec, workers, progress, "synthetic CASIA-FASD")
+    run = knobs.run(codec, "synthetic CASIA-FASD")
     return write_release(root, LAYOUT, settings, planned, render_boxed, run)

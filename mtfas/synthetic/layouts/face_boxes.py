@@ -29,6 +29,7 @@ import numpy as np
 from mtfas.errors import DatasetError
 from mtfas.synthetic import render_capture
 from mtfas.synthetic.layouts.codec import Codec, write_video
+from mtfas.synthetic.layouts.knobs import RenderKnobs
 from mtfas.synthetic.layouts.release import write_text
 
 #: Folder of a release (relative to its root) holding the true face boxes.
@@ -87,7 +88,8 @@ class BoxedRenderJob:
         cls,
         files: tuple[Path, Path],
         conditions: tuple[int, str, int, int],
-        knobs: tuple[int, int, int, Codec, float],
+        knobs: RenderKnobs,
+        codec: Codec,
         **options: Any,
     ) -> BoxedRenderJob:
         """A job from its files, the capture's conditions and the render knobs.
@@ -95,14 +97,14 @@ class BoxedRenderJob:
         Args:
             files: ``(video, box file)``.
             conditions: ``(subject, pai, device, session)``.
-            knobs: ``(n_frames, size, seed, codec, fps)``.
+            knobs: The writer's render knobs.
+            codec: Codec of this video.
             **options: ``sideways``, ``metadata``, ``faceless``.
         """
         (path, box_path), (subject, pai, device, session) = files, conditions
-        n_frames, size, seed, codec, fps = knobs
         return cls(
-            str(path), str(box_path), subject, pai, device, session, n_frames, size, seed,
-            codec, fps, **options,
+            str(path), str(box_path), subject, pai, device, session, knobs.n_frames,
+            knobs.size, knobs.seed, codec, knobs.fps, **options,
         )  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mtfas.errors import ConfigError
 from mtfas.protocols.msu_mfsd import (
@@ -39,14 +40,14 @@ from mtfas.protocols.msu_mfsd import (
 )
 from mtfas.synthetic.layouts.codec import video_codec
 from mtfas.synthetic.layouts.face_boxes import FACE_BOX_FOLDER, BoxedRenderJob, render_boxed
-from mtfas.synthetic.layouts.release import (
-    RenderRun,
-    SyntheticRelease,
-    check_render_knobs,
-    documents_render_knobs,
-    split_counts,
-    write_release,
-)
+from mtfas.synthetic.layouts.knobs import RenderKnobs, documents_render_knobs, split_counts
+from mtfas.synthetic.layouts.release import RenderRun, write_release
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from mtfas.synthetic.layouts.knobs import RenderOptions
+    from mtfas.synthetic.layouts.release import SyntheticRelease
 
 LAYOUT = "msu-mfsd"
 #: Synthetic subject id of MSU client ``c`` is ``SUBJECT_BASE + c``.
@@ -75,10 +76,7 @@ def write_msu_mfsd(
     sideways: str = "metadata",
     n_frames: int = 5,
     size: int = 128,
-    seed: int = 0,
-    fps: float = 25.0,
-    workers: int = 0,
-    progress: bool = False,
+    **render: Unpack[RenderOptions],
 ) -> SyntheticRelease:
     """Render the synthetic benchmark as a release in MSU-MFSD's exact layout.
 
@@ -93,7 +91,7 @@ def write_msu_mfsd(
         devices: ``"laptop"`` and/or ``"android"``.
         sideways: How Android videos are stored: ``"metadata"``, ``"bare"`` or
             ``"none"`` (see the module docstring).
-        {render_knobs}
+        {render_knobs_fixed_codec}
 
     Returns:
         What was written; ``protocol_files`` are the two split lists.
@@ -112,15 +110,12 @@ def write_msu_mfsd(
         )
     if sideways not in SIDEWAYS:
         raise ConfigError(f"sideways must be one of {SIDEWAYS}, got {sideways!r}")
-    check_render_knobs(n_frames, size)
+    knobs = RenderKnobs.of("write_msu_mfsd", n_frames, size, render, codec=False)
     settings = {
         "clients": clients,
         "devices": chosen_devices,
         "sideways": sideways,
-        "n_frames": n_frames,
-        "size": size,
-        "seed": int(seed),
-        "fps": float(fps),
+        **knobs.settings(),
     }
     videos = msu_mfsd_videos(clients["train"] + clients["test"], chosen_devices)
     codecs = {ext: video_codec(FOURCCS[ext], ext) for ext in set(EXTENSIONS.values())}
@@ -141,9 +136,9 @@ def write_msu_mfsd(
             DEVICE_IDS[name.device],
             SESSION,
         )
-        knobs = (n_frames, size, int(seed), codecs[EXTENSIONS[name.device]], float(fps))
+        codec = codecs[EXTENSIONS[name.device]]
         options = {"sideways": 90 if turned else 0, "metadata": sideways == "metadata"}
-        job = BoxedRenderJob.of((path, box_path), conditions, knobs, **options)
+        job = BoxedRenderJob.of((path, box_path), conditions, knobs, codec, **options)
         planned.append((job, [path, box_path]))
-    run = RenderRun(fourcc, lossless, workers, progress, "synthetic MSU-MFSD")
+    run = RenderRun(fourcc, lossless, knobs.workers, knobs.progress, "synthetic MSU-MFSD")
     return write_release(root, LAYOUT, settings, planned, render_boxed, run, lists)

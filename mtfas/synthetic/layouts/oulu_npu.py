@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -30,17 +30,19 @@ from mtfas.protocols.oulu_npu import (
 )
 from mtfas.synthetic import Capture, render_capture
 from mtfas.synthetic.layouts.codec import video_codec, write_video
-from mtfas.synthetic.layouts.release import (
-    NamedRenderJob,
-    RenderRun,
-    SyntheticRelease,
+from mtfas.synthetic.layouts.knobs import (
+    RenderKnobs,
     as_sorted_ints,
-    check_render_knobs,
     documents_render_knobs,
     split_counts,
-    write_release,
-    write_text,
 )
+from mtfas.synthetic.layouts.release import NamedRenderJob, write_release, write_text
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from mtfas.synthetic.layouts.knobs import CodecRenderOptions
+    from mtfas.synthetic.layouts.release import SyntheticRelease
 
 LAYOUT = "oulu-npu"
 
@@ -69,8 +71,6 @@ def oulu_knobs(
     phones: Sequence[int],
     sessions: Sequence[int],
     users_per_split: int | Sequence[int] | None,
-    n_frames: int,
-    size: int,
 ) -> tuple[Path, list[int], list[int], dict[str, list[int]]]:
     """The checked knobs of an OULU-like writer: ``(root, phones, sessions, users)``.
 
@@ -80,7 +80,6 @@ def oulu_knobs(
     users = users_by_split(users_per_split)
     phones = as_sorted_ints("phones", phones, PHONES)
     sessions = as_sorted_ints("sessions", sessions, SESSIONS)
-    check_render_knobs(n_frames, size)
     return Path(out).expanduser(), phones, sessions, users
 
 
@@ -127,11 +126,7 @@ def write_oulu_npu(
     users_per_split: int | Sequence[int] | None = None,
     n_frames: int = 5,
     size: int = 128,
-    seed: int = 0,
-    fps: float = 25.0,
-    fourcc: str = "FFV1",
-    workers: int = 0,
-    progress: bool = False,
+    **render: Unpack[CodecRenderOptions],
 ) -> SyntheticRelease:
     """Render the synthetic benchmark as a release in OULU-NPU's exact layout.
 
@@ -147,8 +142,6 @@ def write_oulu_npu(
         users_per_split: Users per split, the first ones of each official range (see
             :func:`users_by_split`); None for all 55.
         {render_knobs}
-        fourcc: Preferred codec (lossless FFV1; MJPG at the highest quality with a
-            warning if this OpenCV cannot round-trip it).
 
     Returns:
         What was written.
@@ -156,25 +149,15 @@ def write_oulu_npu(
     Raises:
         ConfigError: If a knob is out of range or ``out`` holds something else.
     """
-    root, phones, sessions, users = oulu_knobs(
-        out, phones, sessions, users_per_split, n_frames, size
-    )
-    settings = {
-        "phones": phones,
-        "sessions": sessions,
-        "users": users,
-        "n_frames": n_frames,
-        "size": size,
-        "seed": int(seed),
-        "fps": float(fps),
-    }
-    codec = video_codec(fourcc)
+    knobs = RenderKnobs.of("write_oulu_npu", n_frames, size, render)
+    root, phones, sessions, users = oulu_knobs(out, phones, sessions, users_per_split)
+    settings = {"phones": phones, "sessions": sessions, "users": users, **knobs.settings()}
+    codec = video_codec(knobs.fourcc)
     planned = []
     for split, name in oulu_npu_videos(phones, sessions, users):
         path = root / SPLIT_FOLDERS[split] / f"{name}.avi"
-        job = _RenderJob(str(path), name, n_frames, size, int(seed), codec, fps)
-        planned.append((job, [path, path.with_suffix(".txt")]))
+        planned.append((knobs.job(path, name, codec), [path, path.with_suffix(".txt")]))
     lists = oulu_npu_protocols(phones, sessions, users)
     texts = {relative: "".join(f"{line}\n" for line in lines) for relative, lines in lists.items()}
-    run = RenderRun.of(codec, workers, progress, "synthetic OULU-NPU")
+    run = knobs.run(codec, "synthetic OULU-NPU")
     return write_release(root, LAYOUT, settings, planned, _render, run, texts)

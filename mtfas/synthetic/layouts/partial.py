@@ -32,6 +32,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,19 +40,19 @@ from mtfas.errors import ConfigError, ProtocolError
 from mtfas.protocols.oulu_npu import SESSIONS, SPLIT_FOLDERS, SPLIT_ORDER
 from mtfas.synthetic.conditions import ALL_PAI_NAMES, DISPLAYS
 from mtfas.synthetic.layouts.codec import video_codec, write_video
+from mtfas.synthetic.layouts.knobs import RenderKnobs, documents_render_knobs
 from mtfas.synthetic.layouts.oulu_npu import (
     eye_position_text,
     oulu_capture,
     oulu_knobs,
 )
-from mtfas.synthetic.layouts.release import (
-    NamedRenderJob,
-    RenderRun,
-    SyntheticRelease,
-    documents_render_knobs,
-    write_release,
-    write_text,
-)
+from mtfas.synthetic.layouts.release import NamedRenderJob, write_release, write_text
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from mtfas.synthetic.layouts.knobs import CodecRenderOptions
+    from mtfas.synthetic.layouts.release import SyntheticRelease
 
 LAYOUT = "oulu-npu-partial"
 #: Folder (under the root) mirroring the video folders with the cue-mask videos.
@@ -228,11 +229,7 @@ def write_partial(
     species: Mapping[str, Sequence[str]] | None = None,
     n_frames: int = 4,
     size: int = 128,
-    seed: int = 0,
-    fps: float = 25.0,
-    fourcc: str = "FFV1",
-    workers: int = 0,
-    progress: bool = False,
+    **render: Unpack[CodecRenderOptions],
 ) -> SyntheticRelease:
     """Render the partial-attack benchmark (layout in the module docstring).
 
@@ -248,8 +245,6 @@ def write_partial(
         species: Species of each split (see :func:`check_species`); None for
             :data:`DEFAULT_SPECIES`.
         {render_knobs}
-        fourcc: Preferred codec (lossless FFV1; see
-            :func:`~mtfas.synthetic.layouts.codec.video_codec`).
 
     Returns:
         What was written.
@@ -257,22 +252,18 @@ def write_partial(
     Raises:
         ConfigError: If a knob is out of range or ``out`` holds something else.
     """
-    root, phones, sessions, users = oulu_knobs(
-        out, phones, sessions, users_per_split, n_frames, size
-    )
+    knobs = RenderKnobs.of("write_partial", n_frames, size, render)
+    root, phones, sessions, users = oulu_knobs(out, phones, sessions, users_per_split)
     chosen = check_species(species)
     settings = {
         "phones": phones,
         "sessions": sessions,
         "users": users,
         "species": chosen,
-        "n_frames": n_frames,
-        "size": size,
-        "seed": int(seed),
-        "fps": float(fps),
+        **knobs.settings(),
     }
     videos = partial_videos(phones, sessions, users, chosen)
-    codec = video_codec(fourcc)
+    codec = video_codec(knobs.fourcc)
     lists = {
         protocol_path(split): [name.protocol_line() for s, name in videos if s == split]
         for split in SPLIT_ORDER
@@ -281,11 +272,10 @@ def write_partial(
     planned = []
     for split, name in videos:
         path = root / SPLIT_FOLDERS[split] / f"{name}.avi"
-        job = _RenderJob(str(path), name, n_frames, size, int(seed), codec, fps)
         files = [path, path.with_suffix(".txt"), _mask_path(root, path)]
-        planned.append((_Job(job, str(root)), files))
+        planned.append((_Job(knobs.job(path, name, codec), str(root)), files))
     texts = {relative: "".join(f"{line}\n" for line in lines) for relative, lines in lists.items()}
-    run = RenderRun.of(codec, workers, progress, "synthetic partial attacks")
+    run = knobs.run(codec, "synthetic partial attacks")
     return write_release(root, LAYOUT, settings, planned, _render, run, texts)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,37 +27,6 @@ MARKER_FILE = "mtfas_synthetic.json"
 
 T = TypeVar("T")
 N = TypeVar("N")
-F = TypeVar("F", bound=Callable[..., Any])
-
-#: The ``Args`` entries of the render knobs every writer takes, in its docstring's words.
-RENDER_KNOBS_DOC = """\
-n_frames: Frames per video.
-size: Side of the square frames in pixels (32-1024).
-seed: Seed of the generator.
-fps: Frame rate stored in the videos.
-workers: Rendering processes; 0 renders in this process.
-progress: Show a progress bar."""
-_RENDER_KNOBS_MARK = "{render_knobs}"
-
-
-def documents_render_knobs(writer: F) -> F:
-    """Write :data:`RENDER_KNOBS_DOC` where ``writer``'s docstring has a ``{render_knobs}`` line.
-
-    Raises:
-        TypeError: If the docstring has no such line (a writer that forgot its knobs).
-    """
-    doc = writer.__doc__ or ""
-    if _RENDER_KNOBS_MARK not in doc:
-        raise TypeError(f"{writer.__qualname__}'s docstring has no {_RENDER_KNOBS_MARK} line")
-    lines = []
-    for line in doc.splitlines():
-        if line.strip() != _RENDER_KNOBS_MARK:
-            lines.append(line)
-            continue
-        indent = line[: len(line) - len(line.lstrip())]
-        lines.extend(indent + entry for entry in RENDER_KNOBS_DOC.splitlines())
-    writer.__doc__ = "\n".join(lines)
-    return writer
 
 
 @dataclass(frozen=True)
@@ -232,73 +201,6 @@ def run_jobs(
                 bar.update(1)
     finally:
         bar.close()
-
-
-def as_sorted_ints(name: str, values: Iterable[int], allowed: Iterable[int]) -> list[int]:
-    """Validate a selection of ids: non-empty, unique, within ``allowed``; sorted.
-
-    Raises:
-        ConfigError: Naming the knob and the allowed values.
-    """
-    allowed = list(allowed)
-    try:
-        chosen = [int(v) for v in values]
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be integers among {allowed}, got {values!r}") from exc
-    if not chosen or len(set(chosen)) != len(chosen) or not set(chosen) <= set(allowed):
-        raise ConfigError(
-            f"{name} must be a non-empty selection without repeats of {allowed}, got {chosen}"
-        )
-    return sorted(chosen)
-
-
-def split_counts(
-    name: str, value: int | Sequence[int] | None, official: dict[str, range]
-) -> dict[str, list[int]]:
-    """The first ``n`` official subjects of each split (one count, or one per split).
-
-    Args:
-        name: Name of the knob, for messages (e.g. ``"subjects_per_split"``).
-        value: None for every official subject, one count for every split, or one count
-            per split (in the order of ``official``).
-        official: The official subject ids of each split.
-
-    Raises:
-        ConfigError: If a count is outside ``1..`` the official number.
-    """
-    splits = list(official)
-    if value is None:
-        return {split: list(official[split]) for split in splits}
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        counts = list(value)
-    else:
-        counts = [value] * len(splits)
-    if len(counts) != len(splits):
-        raise ConfigError(
-            f"{name} must be one count or {len(splits)} ({', '.join(splits)}), got {value!r}"
-        )
-    chosen = {}
-    for split, count in zip(splits, counts, strict=True):
-        pool = list(official[split])
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= len(pool):
-            raise ConfigError(
-                f"{name} for {split} must be an integer in 1..{len(pool)} (the official "
-                f"{split} split has {len(pool)}), got {count!r}"
-            )
-        chosen[split] = pool[:count]
-    return chosen
-
-
-def check_render_knobs(n_frames: object, size: object) -> None:
-    """Check the frames per video (>= 1) and the frame side (32-1024) of a writer.
-
-    Raises:
-        ConfigError: Naming the knob and its valid range.
-    """
-    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
-        raise ConfigError(f"n_frames must be an integer >= 1, got {n_frames!r}")
-    if isinstance(size, bool) or not isinstance(size, int) or not 32 <= size <= 1024:
-        raise ConfigError(f"size must be an integer in 32..1024, got {size!r}")
 
 
 def write_release(

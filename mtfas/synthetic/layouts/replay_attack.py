@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from mtfas.errors import ConfigError
 from mtfas.protocols.replay_attack import (
@@ -52,15 +52,14 @@ from mtfas.protocols.replay_attack import (
 )
 from mtfas.synthetic import render_capture
 from mtfas.synthetic.layouts.codec import Codec, video_codec, write_video
-from mtfas.synthetic.layouts.release import (
-    RenderRun,
-    SyntheticRelease,
-    check_render_knobs,
-    documents_render_knobs,
-    split_counts,
-    write_release,
-    write_text,
-)
+from mtfas.synthetic.layouts.knobs import RenderKnobs, documents_render_knobs, split_counts
+from mtfas.synthetic.layouts.release import write_release, write_text
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from mtfas.synthetic.layouts.knobs import CodecRenderOptions
+    from mtfas.synthetic.layouts.release import SyntheticRelease
 
 LAYOUT = "replay-attack"
 #: Offset of Replay-Attack clients among synthetic subject ids.
@@ -154,11 +153,7 @@ def write_replay_attack(
     enroll_clients: int = 1,
     n_frames: int = 5,
     size: int = 128,
-    seed: int = 0,
-    fps: float = 25.0,
-    fourcc: str = "FFV1",
-    workers: int = 0,
-    progress: bool = False,
+    **render: Unpack[CodecRenderOptions],
 ) -> SyntheticRelease:
     """Render the synthetic benchmark as a release in Replay-Attack's exact layout.
 
@@ -178,8 +173,6 @@ def write_replay_attack(
             video.
         enroll_clients: Clients per split with enrolment videos (0 for none).
         {render_knobs}
-        fourcc: Preferred codec (lossless FFV1; MJPG at the highest quality with a
-            warning if this OpenCV cannot round-trip it).
 
     Returns:
         What was written (``n_videos`` counts the enrolment videos too; no protocol
@@ -196,7 +189,7 @@ def write_replay_attack(
     takes = sorted({int(t) for t in takes})
     if not takes or not set(takes) <= set(TAKES):
         raise ConfigError(f"takes must be a non-empty selection of {list(TAKES)}, got {takes}")
-    check_render_knobs(n_frames, size)
+    knobs = RenderKnobs.of("write_replay_attack", n_frames, size, render)
     zero_frames = sorted({int(t) for t in zero_box_frames})
     if any(t < 0 for t in zero_frames):
         raise ConfigError(f"zero_box_frames must be frame numbers >= 0, got {zero_frames}")
@@ -210,10 +203,7 @@ def write_replay_attack(
         "devices": devices,
         "zero_box_frames": zero_frames,
         "enroll_clients": enroll_clients,
-        "n_frames": n_frames,
-        "size": size,
-        "seed": int(seed),
-        "fps": float(fps),
+        **knobs.settings(),
     }
     videos = replay_attack_videos(clients, lightings, takes, supports, devices)
     enrolment = [
@@ -226,7 +216,7 @@ def write_replay_attack(
         for client in clients[split][:enroll_clients]
         for lighting in lightings
     ]
-    codec = video_codec(fourcc, SUFFIX)
+    codec = video_codec(knobs.fourcc, SUFFIX)
     zeros = tuple(zero_frames)
     planned: list[tuple[_RenderJob, list[Path]]] = []
 
@@ -238,14 +228,24 @@ def write_replay_attack(
             tuple(conditions[k] for k in ("subject", "pai", "device", "session", "segment")),
         )
         face_file = None if face_path is None else str(face_path)
-        job = _RenderJob(str(path), face_file, key, n_frames, size, int(seed), codec, fps, zeros)
+        job = _RenderJob(
+            str(path),
+            face_file,
+            key,
+            knobs.n_frames,
+            knobs.size,
+            knobs.seed,
+            codec,
+            knobs.fps,
+            zeros,
+        )
         planned.append((job, [path] if face_path is None else [path, face_path]))
 
     for split, support, name in videos:
         plan(video_id(split, name, support), True, synthetic_conditions(name, support))
     for relative, live in enrolment:
         plan(relative, False, synthetic_conditions(live, ""))
-    run = RenderRun.of(codec, workers, progress, "synthetic Replay-Attack")
+    run = knobs.run(codec, "synthetic Replay-Attack")
     return write_release(root, LAYOUT, settings, planned, _render, run)
 
 

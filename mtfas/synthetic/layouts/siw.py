@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mtfas.protocols.siw import (
     LIVE,
@@ -52,17 +53,19 @@ from mtfas.protocols.siw import (
 )
 from mtfas.synthetic import render_capture
 from mtfas.synthetic.layouts.codec import video_codec, write_video
-from mtfas.synthetic.layouts.release import (
-    NamedRenderJob,
-    RenderRun,
-    SyntheticRelease,
+from mtfas.synthetic.layouts.knobs import (
+    RenderKnobs,
     as_sorted_ints,
-    check_render_knobs,
     documents_render_knobs,
     split_counts,
-    write_release,
-    write_text,
 )
+from mtfas.synthetic.layouts.release import NamedRenderJob, write_release, write_text
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from mtfas.synthetic.layouts.knobs import CodecRenderOptions
+    from mtfas.synthetic.layouts.release import SyntheticRelease
 
 LAYOUT = "siw"
 #: Offset of SiW subjects among synthetic subject ids.
@@ -174,11 +177,7 @@ def write_siw(
     suffixed_subjects: Sequence[int] = (),
     n_frames: int = 5,
     size: int = 128,
-    seed: int = 0,
-    fps: float = 30.0,
-    fourcc: str = "FFV1",
-    workers: int = 0,
-    progress: bool = False,
+    **render: Unpack[CodecRenderOptions],
 ) -> SyntheticRelease:
     """Render the synthetic benchmark as a release in SiW's exact layout.
 
@@ -200,8 +199,6 @@ def write_siw(
         mp4_subjects: Subjects whose videos are ``.mp4`` files.
         suffixed_subjects: Subjects whose names end in ``_<SUFFIX_TEXT>``.
         {render_knobs}
-        fourcc: Preferred codec (lossless FFV1; MJPG at the highest quality with a
-            warning if this OpenCV cannot round-trip it).
 
     Returns:
         What was written (no protocol files: SiW has none).
@@ -220,7 +217,7 @@ def write_siw(
     marked = _subject_ids("marked_subjects", marked_subjects)
     mp4 = _subject_ids("mp4_subjects", mp4_subjects)
     suffixed = _subject_ids("suffixed_subjects", suffixed_subjects)
-    check_render_knobs(n_frames, size)
+    knobs = RenderKnobs.of("write_siw", n_frames, size, render, fps=30.0)
     settings = {
         "subjects": subjects,
         "sensors": sensors,
@@ -228,10 +225,7 @@ def write_siw(
         "attack_sessions": attack_sessions,
         "print_media": print_media,
         "replay_media": replay_media,
-        "n_frames": n_frames,
-        "size": size,
-        "seed": int(seed),
-        "fps": float(fps),
+        **knobs.settings(),
     }
     # Recorded only when used, so that earlier releases stay complete.
     for key, value, default in (
@@ -245,15 +239,14 @@ def write_siw(
     videos = siw_videos(
         subjects, sensors, live_sessions, attack_sessions, print_media, replay_media, live_media
     )
-    codecs = {SUFFIX: video_codec(fourcc, SUFFIX)}
+    codecs = {SUFFIX: video_codec(knobs.fourcc, SUFFIX)}
     if mp4:
-        codecs[MP4] = video_codec(fourcc, MP4)
+        codecs[MP4] = video_codec(knobs.fourcc, MP4)
     planned = []
     for split, name in videos:
         suffix = MP4 if name.subject in mp4 else SUFFIX
         decoration = file_decoration(split, name, marked, suffixed)
         path = root / f"{video_id(split, name, decoration)}{suffix}"
-        job = _RenderJob(str(path), name, n_frames, size, int(seed), codecs[suffix], fps)
-        planned.append((job, [path, path.with_suffix(".face")]))
-    run = RenderRun.of(codecs[SUFFIX], workers, progress, "synthetic SiW")
+        planned.append((knobs.job(path, name, codecs[suffix]), [path, path.with_suffix(".face")]))
+    run = knobs.run(codecs[SUFFIX], "synthetic SiW")
     return write_release(root, LAYOUT, settings, planned, _render, run)

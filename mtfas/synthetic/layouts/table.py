@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import cv2
 
@@ -35,15 +36,14 @@ from mtfas.synthetic.layouts.face_boxes import (
     face_box_text,
     render_boxed,
 )
-from mtfas.synthetic.layouts.release import (
-    RenderRun,
-    SyntheticRelease,
-    check_render_knobs,
-    documents_render_knobs,
-    split_counts,
-    write_release,
-    write_text,
-)
+from mtfas.synthetic.layouts.knobs import RenderKnobs, documents_render_knobs, split_counts
+from mtfas.synthetic.layouts.release import write_release, write_text
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from mtfas.synthetic.layouts.knobs import CodecRenderOptions
+    from mtfas.synthetic.layouts.release import SyntheticRelease
 
 LAYOUT = "table"
 #: Synthetic subject id of release subject ``n`` is ``SUBJECT_BASE + n``.
@@ -120,11 +120,7 @@ def write_table_release(
     dev: bool = True,
     n_frames: int = 3,
     size: int = 64,
-    seed: int = 0,
-    fps: float = 25.0,
-    fourcc: str = "FFV1",
-    workers: int = 0,
-    progress: bool = False,
+    **render: Unpack[CodecRenderOptions],
 ) -> SyntheticRelease:
     """Render the synthetic benchmark as images, videos and a ``table.csv``.
 
@@ -138,8 +134,6 @@ def write_table_release(
             split; two with ``dev=False``); None: 100 per split.
         dev: Write a dev split (else the table has train and test rows only).
         {render_knobs}
-        fourcc: Preferred codec (lossless FFV1; MJPG at the highest quality with a
-            warning if this OpenCV cannot round-trip it).
 
     Returns:
         What was written (``table.csv`` as the protocol file).
@@ -150,16 +144,13 @@ def write_table_release(
     root = Path(out).expanduser()
     official = {s: r for s, r in OFFICIAL_SUBJECTS.items() if dev or s != "dev"}
     subjects = split_counts("subjects_per_split", subjects_per_split, official)
-    check_render_knobs(n_frames, size)
+    knobs = RenderKnobs.of("write_table_release", n_frames, size, render)
     settings = {
         "subjects": subjects,
-        "n_frames": n_frames,
-        "size": size,
-        "seed": int(seed),
-        "fps": float(fps),
+        **knobs.settings(),
     }
     files = table_release_files(subjects)
-    codec = video_codec(fourcc, VIDEO_EXTENSION)
+    codec = video_codec(knobs.fourcc, VIDEO_EXTENSION)
     lines = ["path,species,label,subject,split,annotation"]
     for kind, split, subject, species, stem in files:
         suffix = IMAGE_EXTENSION if kind == "image" else VIDEO_EXTENSION
@@ -167,18 +158,17 @@ def write_table_release(
         label = 0 if species == "live" else 1
         lines.append(f"{stem.with_suffix(suffix)},{species},{label},{subject},{split},{box}")
 
-    knobs = (n_frames, size, int(seed), codec, float(fps))
     planned: list[tuple[ImageRenderJob | BoxedRenderJob, list[Path]]] = []
     for kind, _split, subject, species, stem in files:
         box_path = root / FACE_BOX_FOLDER / stem.with_suffix(".face")
         path = root / stem.with_suffix(IMAGE_EXTENSION if kind == "image" else VIDEO_EXTENSION)
         job: ImageRenderJob | BoxedRenderJob
         if kind == "image":
-            job = ImageRenderJob(str(path), str(box_path), subject, species, size, int(seed))
+            job = ImageRenderJob(str(path), str(box_path), subject, species, size, knobs.seed)
         else:
             conditions = (subject, species, VIDEO_DEVICE, SESSION)
-            job = BoxedRenderJob.of((path, box_path), conditions, knobs)
+            job = BoxedRenderJob.of((path, box_path), conditions, knobs, codec)
         planned.append((job, [path, box_path]))
-    run = RenderRun.of(codec, workers, progress, "synthetic table")
+    run = knobs.run(codec, "synthetic table")
     texts = {TABLE_FILE: "\n".join(lines) + "\n"}
     return write_release(root, LAYOUT, settings, planned, render_item, run, texts)

@@ -105,9 +105,8 @@ class MetaTeacherSystem(FASSystem):
             ``"jvp"`` for ``inner_steps = 1``, else ``"higher"``.
         student_optimizer: Optimiser factory for the student (default Adam, lr 1e-3).
         teacher_optimizer: Optimiser factory for the teacher (default Adam, lr 1e-3).
-        **kwargs: Evaluation settings of :class:`FASSystem` (``pai_names``,
-            ``threshold_method``, ``threshold_target``, ``video_level``,
-            ``max_consecutive_nonfinite``, ``print_test_report``, ``diagnostics``).
+        **kwargs: The evaluation settings, passed to :class:`FASSystem` (see its
+            arguments: threshold choice, video level, diagnostics ...).
     """
 
     def __init__(

@@ -57,9 +57,8 @@ class SupervisedSystem(FASSystem):
             so that a method file swapping the system keeps the student's optimiser
             (``mtfas compare``: same student, data and optimiser).
         optimizer: Deprecated name of ``student_optimizer`` (give one of the two).
-        **kwargs: Evaluation settings of :class:`FASSystem` (``pai_names``,
-            ``threshold_method``, ``threshold_target``, ``video_level``,
-            ``max_consecutive_nonfinite``, ``print_test_report``, ``diagnostics``).
+        **kwargs: The evaluation settings, passed to :class:`FASSystem` (see its
+            arguments: threshold choice, video level, diagnostics ...).
     """
 
     def __init__(

@@ -234,3 +234,16 @@ LONGEST_FIRST = ("test_the_readme_flow_runs_verbatim_and_its_figures_are_what_th
 def pytest_collection_modifyitems(config, items):
     """Move :data:`LONGEST_FIRST` to the front of the run (order otherwise unchanged)."""
     items.sort(key=lambda item: item.name not in LONGEST_FIRST)
+
+
+def pytest_configure(config):
+    """Under ``pytest -n N``, each worker's PyTorch uses one intra-op thread.
+
+    N workers on N cores with PyTorch's default of one thread per core oversubscribe the
+    machine (OpenMP threads spin while they wait for a core), which slows every worker.
+    Subprocesses that tests start (the README's demo, ``mtfas fit`` runs) keep the default.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)

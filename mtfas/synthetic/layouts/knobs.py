@@ -22,24 +22,30 @@ from mtfas.synthetic.layouts.release import NamedRenderJob, RenderRun
 N = TypeVar("N")
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: One continuation line of the ``**render`` entry per keyword (``fourcc`` where it applies).
+_RENDER_KEYWORD_DOCS = {
+    "seed": "``seed``: seed of the generator (default 0);",
+    "fps": "``fps``: frame rate stored in the videos;",
+    "fourcc": "``fourcc``: preferred codec (lossless FFV1 by default; MJPG at the highest "
+    "quality, with a warning, where this OpenCV cannot round-trip it);",
+    "workers": "``workers``: rendering processes (0, the default, renders in this process);",
+    "progress": "``progress``: show a progress bar.",
+}
+
+
+def _knobs_doc(keywords: Sequence[str]) -> str:
+    lines = [
+        "n_frames: Frames per video.",
+        "size: Side of the square frames in pixels (32-1024).",
+        "**render: The rendering knobs (:class:`RenderOptions`), by keyword:",
+    ]
+    return "\n".join(lines + [f"    {_RENDER_KEYWORD_DOCS[k]}" for k in keywords])
+
+
 #: The ``Args`` entries of the render knobs every writer takes, in its docstring's words.
-RENDER_KNOBS_DOC = """\
-n_frames: Frames per video.
-size: Side of the square frames in pixels (32-1024).
-**render: The rendering knobs (:class:`RenderOptions`), by keyword:
-    ``seed`` (of the generator, default 0), ``fps`` (frame rate stored in the videos),
-    ``fourcc`` (preferred codec: lossless FFV1 by default; MJPG at the highest quality,
-    with a warning, where this OpenCV cannot round-trip it; see
-    :func:`~mtfas.synthetic.layouts.codec.video_codec`), ``workers`` (rendering
-    processes; 0, the default, renders in this process), ``progress`` (show a progress
-    bar)."""
+RENDER_KNOBS_DOC = _knobs_doc(list(_RENDER_KEYWORD_DOCS))
 #: The same for a writer whose codecs are fixed by the layout (no ``fourcc``).
-FIXED_CODEC_KNOBS_DOC = RENDER_KNOBS_DOC.replace(
-    """``fourcc`` (preferred codec: lossless FFV1 by default; MJPG at the highest quality,
-    with a warning, where this OpenCV cannot round-trip it; see
-    :func:`~mtfas.synthetic.layouts.codec.video_codec`), """,
-    "",
-)
+FIXED_CODEC_KNOBS_DOC = _knobs_doc([k for k in _RENDER_KEYWORD_DOCS if k != "fourcc"])
 _RENDER_KNOBS_MARKS = {
     "{render_knobs}": RENDER_KNOBS_DOC,
     "{render_knobs_fixed_codec}": FIXED_CODEC_KNOBS_DOC,

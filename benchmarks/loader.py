@@ -9,8 +9,9 @@ then one timed epoch). For reference it also times float32 batches normalised on
 (``uint8_batches=False``, the only path of earlier versions) and the augmented training
 loader. Last, the same eval loader over a real :class:`~mtfas.preprocessing.CropCache`
 (written with the cache's own writers): the seconds to open the cache and build the data
-set (which reads every video once, so it includes the first-read checks of the crop
-files) and the warm epoch rate.
+set (the data modules check every crop file of their splits at that point, in threads:
+:meth:`~mtfas.preprocessing.CropCache.verify_videos`; timed once with one thread, once
+with the default) and the warm epoch rate.
 
     python benchmarks/loader.py --videos 200 --frames 25 --batch 64
 """
@@ -154,9 +155,18 @@ def main() -> None:
         crops = {f"v{v}": np.load(folder / f"v{v}.npy") for v in range(args.videos)}
         cache_dir = build_cache(folder / "cache", crops, args.size)
         del crops
+        for threads in (1, None):
+            start = time.perf_counter()
+            CropCache(cache_dir).verify_videos(table["video"], threads=threads)
+            print(
+                f"{'CropCache checks':<18} threads={threads or 'auto'}: open + first-read "
+                f"checks of every file {time.perf_counter() - start:.2f} s"
+            )
         for workers in (0, 2):
             start = time.perf_counter()
-            store = CropStore(CropCache(cache_dir))
+            cache = CropCache(cache_dir)
+            cache.verify_videos(table["video"])  # as the data modules' frame_store does
+            store = CropStore(cache)
             dataset = FrameDataset(table, store, names, eval_transform(args.size), uint8=True)
             opened = time.perf_counter() - start
             loader = DataLoader(

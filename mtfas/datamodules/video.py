@@ -425,7 +425,9 @@ class VideoDataModule(FASDataModule, abc.ABC):
                     f"{self.title}: no finished crop cache in {self.crop_cache_dir} ({exc}); "
                     "call prepare_data() first (Lightning's Trainer does)"
                 ) from exc
-            self._store = CacheFrameStore(cache, self._videos_without_crops(cache))
+            store = CacheFrameStore(cache, self._videos_without_crops(cache))
+            cache.verify_videos(self.all_videos()["video"])  # every split, files in parallel
+            self._store = store
         return self._store
 
     def _videos_without_crops(self, cache: CropCache) -> list[str]:

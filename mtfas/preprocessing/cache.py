@@ -41,7 +41,9 @@ Checks and their cost (the choice asked by issue 11):
   changed ``mtime_ns`` triggers the CRC check.
 * **Crop files, when read** (:class:`CropCache`): the size and the CRC-32 of a video's
   crop file are verified when that video's crops are first read in a process (lazily,
-  once per process, so an epoch over a verified cache costs nothing extra). CRC-32 (zlib)
+  once per process, so an epoch over a verified cache costs nothing extra; the data
+  modules check all the files of their splits up front, several at a time, with
+  :meth:`CropCache.verify_videos`). CRC-32 (zlib)
   is a checksum against accidental damage (bit rot, truncation, an overwritten file),
   not against an adversary; it is the fastest full-content check of the standard
   library.
@@ -63,7 +65,8 @@ import mmap
 import os
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -680,6 +683,36 @@ class CropCache:
                 )
             self._arrays[file] = array
         return array
+
+    def verify_videos(self, videos: Iterable[str], threads: int | None = None) -> None:
+        """Open and check the crop files of ``videos`` now, several files at a time.
+
+        Each file gets the checks of its first read (size, CRC-32 with ``verify``, shape),
+        in ``threads`` threads: zlib releases the GIL while it sums, so on ``n`` cores the
+        checks of a whole data set take about ``1/n`` of the time of checking the files
+        one by one on first read. The data modules call it for every video of their splits
+        before a loader starts. Videos without crops in this cache, and files already
+        opened in this process, are passed over.
+
+        Args:
+            videos: Video ids.
+            threads: Threads to use (default: the CPU count, at most 8).
+
+        Raises:
+            CacheError: If a file is missing, truncated or damaged, naming the first such
+                file in sorted order (the others are checked too).
+        """
+        wanted = {crop_file(video) for video in videos}
+        files = sorted(wanted & self._rows_per_file.keys() - self._arrays.keys())
+        n_threads = threads if threads is not None else min(8, os.cpu_count() or 1)
+        if n_threads <= 1 or len(files) <= 1:
+            for file in files:
+                self._array(file)
+            return
+        with ThreadPoolExecutor(n_threads, thread_name_prefix="mtfas-crc") as pool:
+            results = [pool.submit(self._array, file) for file in files]
+        for result in results:
+            result.result()  # raises the first failure, in sorted order
 
     def load(self, video: str) -> np.ndarray:
         """Return all crops of a video as a read-only memory map ``(N, S, S, 3)`` RGB.

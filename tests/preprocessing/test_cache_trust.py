@@ -224,6 +224,29 @@ def test_damaged_crop_file_is_named_when_read_and_repaired_by_the_next_run(
     )
 
 
+@pytest.mark.parametrize("threads", [1, 2, 4])
+@pytest.mark.parametrize("how", ["garbage", "truncated", "deleted"])
+def test_verify_videos_checks_every_file_in_threads_and_names_the_first_damaged(
+    dataset, tmp_path: Path, how: str, threads: int
+) -> None:
+    result = _run(dataset.videos, tmp_path / "cache")
+    videos = sorted(dataset.videos)
+    damaged = [_damage(result.cache_dir, video, how) for video in videos[-2:]]
+    cache = CropCache(result.cache_dir)
+    with pytest.raises(CacheError, match=str(damaged[0])) as raised:
+        cache.verify_videos([*videos, "not/a/video"], threads=threads)
+    assert str(damaged[1]) not in str(raised.value)
+    # Every sound file was opened and verified (its first read costs no check again) ...
+    sound = videos[:-2]
+    assert set(cache._verified) >= {crop_file(video) for video in sound}
+    for video in sound:
+        assert np.array_equal(cache.load(video), np.load(result.cache_dir / crop_file(video)))
+    # ... and only the videos asked for are: a fresh cache checking a subset opens nothing else.
+    fresh = CropCache(result.cache_dir)
+    fresh.verify_videos(videos[:1], threads=threads)
+    assert set(fresh._arrays) == {crop_file(videos[0])}
+
+
 def test_same_stat_garbage_is_found_by_full_verify(dataset, tmp_path: Path) -> None:
     result = _run(dataset.videos, tmp_path / "cache")
     path = result.cache_dir / crop_file("live/v0")

@@ -108,16 +108,15 @@ class SyntheticDataModule(FASDataModule):
         if self._store is None:
             arrays: dict[str, np.ndarray] = {}
             row: Any  # an itertuples row: its fields are this class's video_table columns
+            knobs = {
+                "n_frames": self.frames_per_video,
+                "size": self.render_size,
+                "seed": self.data_seed,
+            }
             for split in ("train", "dev", "test"):
                 for row in self.video_table(split).itertuples():
                     capture = render_capture(
-                        row.subject,
-                        row.pai,
-                        device=row.device,
-                        session=row.session,
-                        n_frames=self.frames_per_video,
-                        size=self.render_size,
-                        seed=self.data_seed,
+                        row.subject, row.pai, device=row.device, session=row.session, **knobs
                     )
                     arrays[row.video] = np.stack(
                         [

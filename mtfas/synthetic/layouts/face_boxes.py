@@ -27,9 +27,8 @@ from typing import Any
 import numpy as np
 
 from mtfas.errors import DatasetError
-from mtfas.synthetic import render_capture
 from mtfas.synthetic.layouts.codec import Codec, write_video
-from mtfas.synthetic.layouts.knobs import RenderKnobs
+from mtfas.synthetic.layouts.knobs import RenderKnobs, render_job
 from mtfas.synthetic.layouts.release import write_text
 
 #: Folder of a release (relative to its root) holding the true face boxes.
@@ -125,15 +124,7 @@ def face_box_text(boxes: np.ndarray, faceless: Collection[int] = ()) -> str:
 
 def render_boxed(job: BoxedRenderJob) -> None:
     """Render one capture; write its video (sideways if asked) and its true boxes."""
-    capture = render_capture(
-        job.subject,
-        job.pai,
-        device=job.device,
-        session=job.session,
-        n_frames=job.n_frames,
-        size=job.size,
-        seed=job.seed,
-    )
+    capture = render_job(job, (job.subject, job.pai, job.device, job.session))
     frames = capture.frames
     if job.sideways:
         frames = np.ascontiguousarray(np.rot90(frames, k=job.sideways // 90, axes=(1, 2)))

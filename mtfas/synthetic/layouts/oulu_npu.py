@@ -28,12 +28,13 @@ from mtfas.protocols.oulu_npu import (
     oulu_npu_protocols,
     oulu_npu_videos,
 )
-from mtfas.synthetic import Capture, render_capture
+from mtfas.synthetic import Capture
 from mtfas.synthetic.layouts.codec import video_codec, write_video
 from mtfas.synthetic.layouts.knobs import (
     RenderKnobs,
     as_sorted_ints,
     documents_render_knobs,
+    render_job,
     split_counts,
 )
 from mtfas.synthetic.layouts.release import NamedRenderJob, write_release, write_text
@@ -89,15 +90,7 @@ NameT = TypeVar("NameT", bound=OULULikeName)
 def oulu_capture(job: NamedRenderJob[NameT]) -> Capture:
     """The capture an OULU-named job shows (see the module docstring for the mapping)."""
     name = job.name
-    return render_capture(
-        name.user,
-        name.file - 1,
-        device=name.phone - 1,
-        session=name.session - 1,
-        n_frames=job.n_frames,
-        size=job.size,
-        seed=job.seed,
-    )
+    return render_job(job, (name.user, name.file - 1, name.phone - 1, name.session - 1))
 
 
 def _render(job: _RenderJob) -> None:

@@ -50,9 +50,13 @@ from mtfas.protocols.replay_attack import (
     replay_attack_videos,
     video_id,
 )
-from mtfas.synthetic import render_capture
 from mtfas.synthetic.layouts.codec import Codec, video_codec, write_video
-from mtfas.synthetic.layouts.knobs import RenderKnobs, documents_render_knobs, split_counts
+from mtfas.synthetic.layouts.knobs import (
+    RenderKnobs,
+    documents_render_knobs,
+    render_job,
+    split_counts,
+)
 from mtfas.synthetic.layouts.release import write_release, write_text
 
 if TYPE_CHECKING:
@@ -119,15 +123,7 @@ class _RenderJob:
 def _render(job: _RenderJob) -> None:
     """Render one capture and write its video and face-location file."""
     subject, pai, device, session, segment = job.conditions
-    capture = render_capture(
-        subject,
-        pai,
-        device=device,
-        session=session,
-        n_frames=job.n_frames * (segment + 1),
-        size=job.size,
-        seed=job.seed,
-    )
+    capture = render_job(job, (subject, pai, device, session), segment + 1)
     start = job.n_frames * segment
     write_video(Path(job.path), capture.frames[start:], job.codec, job.fps)
     if job.face_path is None:

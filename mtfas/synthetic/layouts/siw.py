@@ -51,12 +51,12 @@ from mtfas.protocols.siw import (
     siw_videos,
     video_id,
 )
-from mtfas.synthetic import render_capture
 from mtfas.synthetic.layouts.codec import video_codec, write_video
 from mtfas.synthetic.layouts.knobs import (
     RenderKnobs,
     as_sorted_ints,
     documents_render_knobs,
+    render_job,
     split_counts,
 )
 from mtfas.synthetic.layouts.release import NamedRenderJob, write_release, write_text
@@ -122,15 +122,8 @@ def _render(job: _RenderJob) -> None:
     """Render one capture and write its video and ``.face`` file."""
     conditions = synthetic_conditions(job.name)
     segment = int(conditions.pop("segment"))
-    capture = render_capture(
-        int(conditions["subject"]),
-        conditions["pai"],
-        device=int(conditions["device"]),
-        session=int(conditions["session"]),
-        n_frames=job.n_frames * (segment + 1),
-        size=job.size,
-        seed=job.seed,
-    )
+    subject, device, session = (int(conditions[key]) for key in ("subject", "device", "session"))
+    capture = render_job(job, (subject, conditions["pai"], device, session), segment + 1)
     start = job.n_frames * segment
     path = Path(job.path)
     write_video(path, capture.frames[start:], job.codec, job.fps)

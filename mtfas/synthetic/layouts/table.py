@@ -28,7 +28,6 @@ import cv2
 
 from mtfas.errors import DatasetError
 from mtfas.io import atomic_write_bytes
-from mtfas.synthetic import render_capture
 from mtfas.synthetic.layouts.codec import video_codec
 from mtfas.synthetic.layouts.face_boxes import (
     FACE_BOX_FOLDER,
@@ -36,7 +35,12 @@ from mtfas.synthetic.layouts.face_boxes import (
     face_box_text,
     render_boxed,
 )
-from mtfas.synthetic.layouts.knobs import RenderKnobs, documents_render_knobs, split_counts
+from mtfas.synthetic.layouts.knobs import (
+    RenderKnobs,
+    documents_render_knobs,
+    render_job,
+    split_counts,
+)
 from mtfas.synthetic.layouts.release import write_release, write_text
 
 if TYPE_CHECKING:
@@ -73,6 +77,7 @@ class ImageRenderJob:
     pai: str
     size: int
     seed: int
+    n_frames: int = 1  # a still image is a one-frame capture
 
 
 def render_item(job: ImageRenderJob | BoxedRenderJob) -> None:
@@ -80,15 +85,7 @@ def render_item(job: ImageRenderJob | BoxedRenderJob) -> None:
     if isinstance(job, BoxedRenderJob):
         render_boxed(job)
         return
-    capture = render_capture(
-        job.subject,
-        job.pai,
-        device=IMAGE_DEVICE,
-        session=SESSION,
-        n_frames=1,
-        size=job.size,
-        seed=job.seed,
-    )
+    capture = render_job(job, (job.subject, job.pai, IMAGE_DEVICE, SESSION))
     ok, encoded = cv2.imencode(IMAGE_EXTENSION, cv2.cvtColor(capture.frames[0], cv2.COLOR_RGB2BGR))
     if not ok:
         raise DatasetError(f"OpenCV cannot encode {job.path} as PNG")

@@ -86,7 +86,6 @@ class OULUNPUDataModule(VideoDataModule):
         self.fold = fold
         self.eye_frame_base = int(eye_frame_base)
         self._boxes = EyePositionFile(frame_base=self.eye_frame_base)
-        self._split_tables: dict[str, pd.DataFrame] = {}
         super().__init__(root, **kwargs)
 
     @classmethod
@@ -121,18 +120,16 @@ class OULUNPUDataModule(VideoDataModule):
             ProtocolError: If the protocol file is missing or malformed.
             MissingVideoError: If a listed video is not on disk.
         """
-        if split not in SPLIT_FOLDERS:
-            raise ProtocolError(f"split must be one of {list(SPLIT_FOLDERS)}, got {split!r}")
-        if split not in self._split_tables:
-            self.check_root()
+
+        def build() -> pd.DataFrame:
             if self.protocol == ALL_VIDEOS:
-                table = self._folder_table(SPLIT_FOLDERS[split])
-            else:
-                path = self.protocol_path(split)
-                table = self._table_of(path, SPLIT_FOLDERS[split])
-                self.check_videos_exist(table, str(path))
-            self._split_tables[split] = table
-        return self._split_tables[split].copy()
+                return self._folder_table(SPLIT_FOLDERS[split])
+            path = self.protocol_path(split)
+            table = self._table_of(path, SPLIT_FOLDERS[split])
+            self.check_videos_exist(table, str(path))
+            return table
+
+        return self.memoized_split(split, build)
 
     def _folder_table(self, folder: str) -> pd.DataFrame:
         """Every video of ``folder`` (protocol ``"all"``), labelled from the File digit.

@@ -36,16 +36,7 @@ from mtfas.datamodules.base import Split
 from mtfas.datamodules.video import VideoDataModule
 from mtfas.errors import ConfigError, DatasetNotFoundError, DatasetWarning, ProtocolError
 from mtfas.preprocessing import BoxSource, DlibDetector, FaceBoxFile, Fallback, Mirrored
-from mtfas.protocols.replay_attack import (
-    FACE_LOCATIONS,
-    LAYOUT,
-    REPLAY_PAI_NAMES,
-    SPLIT_FOLDERS,
-    SUPPORTS,
-    ReplayName,
-    check_protocol,
-    in_protocol,
-)
+from mtfas.protocols import replay_attack as release
 
 COLUMNS = ["video", "label", "pai", "subject", "support", "medium", "lighting", "session"]
 ZERO_BOX = ("detector", "skip")
@@ -80,9 +71,9 @@ class ReplayAttackDataModule(VideoDataModule):
     benchmark = "replay-attack"
     title = "Replay-Attack"
     required_entries = ("train", "devel", "test")
-    layout = LAYOUT
+    layout = release.LAYOUT
     video_extensions = (".mov", ".mp4", ".avi")
-    pai_names = REPLAY_PAI_NAMES
+    pai_names = release.REPLAY_PAI_NAMES
 
     def __init__(
         self,
@@ -93,7 +84,7 @@ class ReplayAttackDataModule(VideoDataModule):
         frame_base: int = 0,
         **kwargs: Any,
     ) -> None:
-        check_protocol(protocol)
+        release.check_protocol(protocol)
         if zero_box not in ZERO_BOX:
             raise ConfigError(f"zero_box must be one of {ZERO_BOX}, got {zero_box!r}")
         self.protocol = protocol
@@ -103,7 +94,6 @@ class ReplayAttackDataModule(VideoDataModule):
         self._face_locations = None if face_locations is None else Path(face_locations).expanduser()
         self._boxes: dict[tuple[Path, Path], BoxSource] = {}
         super().__init__(root, **kwargs)
-        self._split_tables: dict[str, pd.DataFrame] = {}
 
     @property
     def face_locations(self) -> Path:
@@ -112,7 +102,11 @@ class ReplayAttackDataModule(VideoDataModule):
         Derived from the current ``root`` each time, so that a root rebased after
         construction (``CrossDatasetDataModule(data_root=...)``) moves it too.
         """
-        return self.root / FACE_LOCATIONS if self._face_locations is None else self._face_locations
+        return (
+            self.root / release.FACE_LOCATIONS
+            if self._face_locations is None
+            else self._face_locations
+        )
 
     # ------------------------------------------------------------ video core hooks
     def cache_tag(self) -> str:
@@ -166,27 +160,20 @@ class ReplayAttackDataModule(VideoDataModule):
             DatasetNotFoundError: If the root or the face-locations folder is missing.
             ProtocolError: If a video's name is not a Replay-Attack name.
         """
-        if split not in SPLIT_FOLDERS:
-            raise ProtocolError(f"split must be one of {list(SPLIT_FOLDERS)}, got {split!r}")
-        if split not in self._split_tables:
-            self.check_root()
-            table = self._list(SPLIT_FOLDERS[split])
+
+        def build() -> pd.DataFrame:
+            table = self._list(release.SPLIT_FOLDERS[split])
             keep = [
-                in_protocol(self.protocol, ReplayName.parse(Path(v).name), s)
+                release.in_protocol(self.protocol, release.ReplayName.parse(Path(v).name), s)
                 for v, s in zip(table["video"], table["support"], strict=True)
             ]
-            self._split_tables[split] = table[keep].reset_index(drop=True)
-        return self._split_tables[split].copy()
+            return table[keep].reset_index(drop=True)
+
+        return self.memoized_split(split, build)
 
     def _list(self, folder: str) -> pd.DataFrame:
         base = self.root / folder
-        files = sorted(
-            p
-            for p in base.rglob("*")
-            if p.suffix.lower() in self.video_extensions
-            and not p.name.startswith(".")
-            and p.is_file()
-        )
+        files = self.video_files(folder)
         rows = []
         seen: set[str] = set()
         misplaced: list[str] = []
@@ -195,7 +182,7 @@ class ReplayAttackDataModule(VideoDataModule):
             relative = path.relative_to(self.root).with_suffix("").as_posix()
             parts = path.relative_to(base).parts
             try:
-                name = ReplayName.parse(path.stem)
+                name = release.ReplayName.parse(path.stem)
             except ProtocolError as exc:
                 raise ProtocolError(
                     f"{path}: {exc}. Is {self.root} a copy of Replay-Attack? Move other "
@@ -209,7 +196,7 @@ class ReplayAttackDataModule(VideoDataModule):
             if name.is_live:
                 if parts[:-1] != ("real",):
                     misplaced.append(relative)
-            elif len(parts) == 3 and parts[0] == "attack" and parts[1] in SUPPORTS:
+            elif len(parts) == 3 and parts[0] == "attack" and parts[1] in release.SUPPORTS:
                 support = parts[1]
             else:
                 misplaced.append(relative)

@@ -141,7 +141,6 @@ class SiWDataModule(VideoDataModule):
             Fallback(annotations, DlibDetector()) if self.detector_fallback else annotations
         )
         self._listings: dict[str, pd.DataFrame] = {}
-        self._split_tables: dict[str, pd.DataFrame] = {}
         #: Video files left out of the listing, by reason (``"malformed"``, ``"medium"``,
         #: ``"duplicate"``), relative to the root; filled when a split is listed.
         self.skipped_files: dict[str, list[str]] = {}
@@ -206,23 +205,18 @@ class SiWDataModule(VideoDataModule):
             DatasetNotFoundError: If the root is missing or lacks ``Train``/``Test``.
             ProtocolError: If no video file under a split folder has a SiW name.
         """
-        if split not in ("train", "dev", "test"):
-            raise ProtocolError(f"split must be one of ['train', 'dev', 'test'], got {split!r}")
-        if split not in self._split_tables:
-            folder = "test" if split == "test" else "train"
-            table = self.listing(folder)
+
+        def build() -> pd.DataFrame:
+            table = self.listing("test" if split == "test" else "train")
             if split != "test":
                 is_dev = table["subject"].isin(self.dev_subjects())
                 table = table[is_dev if split == "dev" else ~is_dev]
-            names = [
-                SiWName(*row)
-                for row in table[["subject", "sensor", "type", "medium", "session"]].itertuples(
-                    index=False
-                )
-            ]
+            fields = table[["subject", "sensor", "type", "medium", "session"]]
+            names = [SiWName(*row) for row in fields.itertuples(index=False)]
             keep = [in_protocol(self.protocol, self.subprotocol, split, n) for n in names]
-            self._split_tables[split] = table[keep].reset_index(drop=True)
-        return self._split_tables[split].copy()
+            return table[keep].reset_index(drop=True)
+
+        return self.memoized_split(split, build)
 
     def listing(self, folder: str) -> pd.DataFrame:
         """Every usable video under ``Train/`` (``folder="train"``) or ``Test/``, sorted.
@@ -248,13 +242,7 @@ class SiWDataModule(VideoDataModule):
 
     def _list(self, folder: str) -> pd.DataFrame:
         base = self.root / folder
-        files = sorted(
-            p
-            for p in base.rglob("*")
-            if p.suffix.lower() in self.video_extensions
-            and not p.name.startswith(".")
-            and p.is_file()
-        )
+        files = self.video_files(folder)
         rows: list[dict[str, object]] = []
         seen: set[str] = set()
         problems: dict[str, list[str]] = {

@@ -29,7 +29,6 @@ from mtfas.datamodules.base import Split
 from mtfas.datamodules.dataset import CueMasks, FrameStore
 from mtfas.datamodules.generated import GeneratedReleaseDataModule
 from mtfas.datamodules.oulu_npu import protocol_table
-from mtfas.errors import ProtocolError
 from mtfas.preprocessing import EyePositionFile, Mirrored, VideoJob
 from mtfas.protocols.oulu_npu import SPLIT_FOLDERS
 from mtfas.synthetic.conditions import ALL_PAI_NAMES
@@ -135,7 +134,6 @@ class SyntheticPartialDataModule(GeneratedReleaseDataModule):
         self.generate_workers = generate_workers
         self.with_cue_masks = bool(cue_masks)
         self._boxes = EyePositionFile()
-        self._split_tables: dict[str, pd.DataFrame] = {}
         super().__init__(
             self.default_root(self.release_args) if root is None else root,
             crop_size=crop_size,
@@ -164,15 +162,14 @@ class SyntheticPartialDataModule(GeneratedReleaseDataModule):
             ProtocolError: If the protocol file is missing or malformed.
             MissingVideoError: If a listed video is not on disk.
         """
-        if split not in SPLIT_FOLDERS:
-            raise ProtocolError(f"split must be one of {list(SPLIT_FOLDERS)}, got {split!r}")
-        if split not in self._split_tables:
-            self.check_root()
+
+        def build() -> pd.DataFrame:
             path = self.root / protocol_path(split)
             table = protocol_table(path, SPLIT_FOLDERS[split], PartialName.parse)
             self.check_videos_exist(table, str(path))
-            self._split_tables[split] = table
-        return self._split_tables[split].copy()
+            return table
+
+        return self.memoized_split(split, build)
 
     def jobs(self) -> list[VideoJob]:
         """The videos' jobs, then (with ``cue_masks``) one per cue-mask video.

@@ -39,20 +39,21 @@ import abc
 import hashlib
 import os
 import warnings
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 
-from mtfas.datamodules.base import SPLITS, FASDataModule
+from mtfas.datamodules.base import SPLITS, FASDataModule, Split
 from mtfas.errors import (
     CacheError,
     DatasetError,
     DatasetNotFoundError,
     DatasetWarning,
     MissingVideoError,
+    ProtocolError,
 )
 from mtfas.preprocessing import (
     BoxSource,
@@ -191,6 +192,7 @@ class VideoDataModule(FASDataModule, abc.ABC):
     ) -> None:
         super().__init__(**kwargs)
         self.root = Path(root).expanduser()
+        self._split_tables: dict[str, pd.DataFrame] = {}
         self._crop_args: dict[str, Any] = {
             "size": crop_size,
             "scale": crop_scale,
@@ -334,6 +336,36 @@ class VideoDataModule(FASDataModule, abc.ABC):
                 f"{listing(missing)}. Copy the complete release into {self.root}, or fix "
                 "the list."
             )
+
+    def memoized_split(self, split: Split, build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """A copy of the table of ``split``, built by ``build()`` once (after :meth:`check_root`).
+
+        The benchmarks' :meth:`video_table` go through it: a release is listed once per
+        split however often the table is asked for.
+
+        Raises:
+            ProtocolError: If ``split`` is not ``train``, ``dev`` or ``test``.
+        """
+        if split not in SPLITS:
+            raise ProtocolError(f"split must be one of {list(SPLITS)}, got {split!r}")
+        if split not in self._split_tables:
+            self.check_root()
+            self._split_tables[split] = build()
+        return self._split_tables[split].copy()
+
+    def video_files(self, folder: str) -> list[Path]:
+        """The video files under ``root / folder``, sorted.
+
+        A video file is a file whose suffix (any case) is one of :attr:`video_extensions`;
+        hidden files (a name starting with ``.``) are passed over.
+        """
+        return sorted(
+            path
+            for path in (self.root / folder).rglob("*")
+            if path.suffix.lower() in self.video_extensions
+            and not path.name.startswith(".")
+            and path.is_file()
+        )
 
     def all_videos(self) -> pd.DataFrame:
         """The videos of the train, dev and test splits, each once (in split order)."""

@@ -27,6 +27,10 @@ def apcer_target_key(target: float, pooled: bool = False) -> str:
     return f"bpcer@apcer{'_pooled' if pooled else ''}={target * 100:g}%"
 
 
+#: The scalar fields :meth:`PADReport.to_dict` lists after the per-species APCERs, in order.
+_SCALARS_AFTER_SPECIES = ("apcer_pooled", "bpcer", "acer", "hter", "eer", "eer_threshold", "auc")
+
+
 @dataclass(frozen=True)
 class PADReport:
     """All PAD metrics of one score set at one decision threshold (ISO/IEC 30107-3).
@@ -100,15 +104,7 @@ class PADReport:
         values: dict[str, float] = {"threshold": self.threshold, "apcer": self.apcer}
         for name, value in self.apcer_per_species.items():
             values[f"apcer/{name}"] = value
-        values.update(
-            apcer_pooled=self.apcer_pooled,
-            bpcer=self.bpcer,
-            acer=self.acer,
-            hter=self.hter,
-            eer=self.eer,
-            eer_threshold=self.eer_threshold,
-            auc=self.auc,
-        )
+        values.update({name: getattr(self, name) for name in _SCALARS_AFTER_SPECIES})
         for target, value in self.bpcer_at_apcer.items():
             values[apcer_target_key(target)] = value
         for target, value in self.bpcer_at_apcer_pooled.items():

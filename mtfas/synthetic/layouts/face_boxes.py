@@ -28,8 +28,8 @@ import numpy as np
 
 from mtfas.errors import DatasetError
 from mtfas.synthetic.layouts.codec import Codec, write_video
-from mtfas.synthetic.layouts.knobs import RenderKnobs, render_job
-from mtfas.synthetic.layouts.release import write_text
+from mtfas.synthetic.layouts.knobs import RenderKnobs
+from mtfas.synthetic.layouts.release import render_job, write_text
 
 #: Folder of a release (relative to its root) holding the true face boxes.
 FACE_BOX_FOLDER = "mtfas_face_boxes"

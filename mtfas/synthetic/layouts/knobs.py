@@ -5,7 +5,7 @@ rendering keywords of :class:`RenderOptions` (``seed``, ``fps``, ``workers``,
 ``progress``, and ``fourcc`` where the codec can be chosen), checked into one
 :class:`RenderKnobs`; :func:`documents_render_knobs` writes their ``Args`` entries into
 the writer's docstring. :func:`as_sorted_ints` and :func:`split_counts` check the
-layout-specific selections; :func:`render_job` renders the capture of a job.
+layout-specific selections.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypedDict, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from mtfas.errors import ConfigError
-from mtfas.synthetic.capture import Capture, render_capture
 from mtfas.synthetic.layouts.codec import Codec
 from mtfas.synthetic.layouts.release import NamedRenderJob, RenderRun
 
@@ -177,48 +176,6 @@ class RenderKnobs:
     def job(self, path: Path | str, name: N, codec: Codec) -> NamedRenderJob[N]:
         """The render job of the video ``path`` named ``name``."""
         return NamedRenderJob(str(path), name, self.n_frames, self.size, self.seed, codec, self.fps)
-
-
-class RenderedJob(Protocol):
-    """What :func:`render_job` reads of a render job (its knobs)."""
-
-    @property
-    def n_frames(self) -> int:  # noqa: D102
-        ...
-
-    @property
-    def size(self) -> int:  # noqa: D102
-        ...
-
-    @property
-    def seed(self) -> int:  # noqa: D102
-        ...
-
-
-#: The synthetic conditions of one capture: ``(subject, pai, device, session)``.
-Conditions = tuple[int, str | int, int, int]
-
-
-def render_job(job: RenderedJob, conditions: Conditions, segments: int = 1) -> Capture:
-    """Render the capture of ``conditions`` with the job's frame count, size and seed.
-
-    Args:
-        job: The render job.
-        conditions: ``(subject, pai, device, session)``, as
-            :func:`~mtfas.synthetic.render_capture` takes them.
-        segments: Render ``segments`` times the job's frames (one recording cut into
-            segments, as the SiW and Replay-Attack writers store a later segment).
-    """
-    subject, pai, device, session = conditions
-    return render_capture(
-        subject,
-        pai,
-        device=device,
-        session=session,
-        n_frames=job.n_frames * segments,
-        size=job.size,
-        seed=job.seed,
-    )
 
 
 def as_sorted_ints(name: str, values: Iterable[int], allowed: Iterable[int]) -> list[int]:

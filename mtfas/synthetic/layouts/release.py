@@ -4,7 +4,7 @@ A release folder holds a marker ``mtfas_synthetic.json`` with the layout, the se
 it was made with and whether it is complete. Writers refuse to write into a non-empty
 folder without a marker (it may be a user's real dataset) or with a marker of other
 settings; with a marker of the same settings they resume, skipping the videos already
-written.
+written. A job's capture is rendered by :func:`render_job`, from the job's knobs.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from tqdm.auto import tqdm
 
 from mtfas.errors import ConfigError
+from mtfas.synthetic.capture import Capture, render_capture
 from mtfas.synthetic.layouts.codec import Codec
 
 MARKER_FILE = "mtfas_synthetic.json"
@@ -76,6 +77,48 @@ class SyntheticRelease:
     lossless: bool
     settings: dict[str, Any]
     protocol_files: list[str] = field(default_factory=list)
+
+
+class RenderedJob(Protocol):
+    """What :func:`render_job` reads of a render job (its knobs)."""
+
+    @property
+    def n_frames(self) -> int:  # noqa: D102
+        ...
+
+    @property
+    def size(self) -> int:  # noqa: D102
+        ...
+
+    @property
+    def seed(self) -> int:  # noqa: D102
+        ...
+
+
+#: The synthetic conditions of one capture: ``(subject, pai, device, session)``.
+Conditions = tuple[int, str | int, int, int]
+
+
+def render_job(job: RenderedJob, conditions: Conditions, segments: int = 1) -> Capture:
+    """Render the capture of ``conditions`` with the job's frame count, size and seed.
+
+    Args:
+        job: The render job.
+        conditions: ``(subject, pai, device, session)``, as
+            :func:`~mtfas.synthetic.render_capture` takes them.
+        segments: Render ``segments`` times the job's frames (one recording cut into
+            segments, as the SiW and Replay-Attack writers store a later segment).
+    """
+    subject, pai, device, session = conditions
+    return render_capture(
+        subject,
+        pai,
+        device=device,
+        session=session,
+        n_frames=job.n_frames * segments,
+        size=job.size,
+        seed=job.seed,
+    )
 
 
 @dataclass(frozen=True)

@@ -56,10 +56,9 @@ from mtfas.synthetic.layouts.knobs import (
     RenderKnobs,
     as_sorted_ints,
     documents_render_knobs,
-    render_job,
     split_counts,
 )
-from mtfas.synthetic.layouts.release import NamedRenderJob, write_release, write_text
+from mtfas.synthetic.layouts.release import NamedRenderJob, render_job, write_release, write_text
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

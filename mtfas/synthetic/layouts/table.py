@@ -38,10 +38,9 @@ from mtfas.synthetic.layouts.face_boxes import (
 from mtfas.synthetic.layouts.knobs import (
     RenderKnobs,
     documents_render_knobs,
-    render_job,
     split_counts,
 )
-from mtfas.synthetic.layouts.release import write_release, write_text
+from mtfas.synthetic.layouts.release import render_job, write_release, write_text
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

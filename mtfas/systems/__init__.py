@@ -12,6 +12,7 @@ from mtfas.systems.inner_loop import (
 from mtfas.systems.meta_teacher import MetaTeacherSystem
 from mtfas.systems.supervised import SupervisedSystem
 from mtfas.systems.teacher_student import TeacherStudentSystem
+from mtfas.systems.teaching import TeachingSystem
 
 __all__ = [
     "FASSystem",
@@ -22,6 +23,7 @@ __all__ = [
     "MetaTeacherSystem",
     "SupervisedSystem",
     "TeacherStudentSystem",
+    "TeachingSystem",
     "TorchFuncInnerLoop",
     "make_inner_loop",
 ]

@@ -42,8 +42,6 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
 from mtfas.errors import ConfigError
-from mtfas.models import DepthNet, TeacherNet
-from mtfas.systems.base import FASSystem
 from mtfas.systems.diagnostics import InnerLossMonitor, ParameterSnapshot, vector_norm
 from mtfas.systems.distributed import average_gradients, no_ddp_sync
 from mtfas.systems.inner_loop import make_inner_loop
@@ -53,6 +51,7 @@ from mtfas.systems.losses import (
     teaching_loss,
     validation_loss,
 )
+from mtfas.systems.teaching import TeachingSystem
 from mtfas.transforms import normalise_batch
 
 
@@ -78,7 +77,7 @@ def split_meta_batch(batch: Any) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     return normalise_batch(batch["train"]), normalise_batch(batch["meta_val"])  # type: ignore[return-value]
 
 
-class MetaTeacherSystem(FASSystem):
+class MetaTeacherSystem(TeachingSystem):
     """Meta-Teacher face anti-spoofing (bilevel, second order by default).
 
     Args:
@@ -103,10 +102,13 @@ class MetaTeacherSystem(FASSystem):
             exact choice for ``inner_steps = 1``; it rejects ``inner_steps > 1``
             (:class:`~mtfas.systems.inner_loop.JVPInnerLoop`). ``"auto"`` (default):
             ``"jvp"`` for ``inner_steps = 1``, else ``"higher"``.
-        student_optimizer: Optimiser factory for the student (default Adam, lr 1e-3).
-        teacher_optimizer: Optimiser factory for the teacher (default Adam, lr 1e-3).
-        **kwargs: The evaluation settings, passed to :class:`FASSystem` (see its
-            arguments: threshold choice, video level, diagnostics ...).
+        student_optimizer: Optimiser factory of the student's actual update, on the
+            teacher's supervision (default Adam, lr 1e-3); the inner steps are plain SGD
+            with ``inner_lr``.
+        teacher_optimizer: Optimiser factory of the teacher's meta-gradient step (default
+            Adam, lr 1e-3).
+        **kwargs: The evaluation settings of :class:`~mtfas.systems.FASSystem`
+            (threshold choice, video level, diagnostics ...), passed to it.
     """
 
     def __init__(
@@ -134,21 +136,12 @@ class MetaTeacherSystem(FASSystem):
         if teacher_warmup_steps < 0:
             raise ConfigError("teacher_warmup_steps must be >= 0.")
         self.save_hyperparameters(ignore=["student", "teacher"])
-        self.student = student if student is not None else DepthNet()
-        self.teacher = teacher if teacher is not None else TeacherNet()
+        self.set_networks(student, teacher, student_optimizer, teacher_optimizer)
         self.inner_loop = make_inner_loop(backend, inner_steps, inner_lr, first_order)
         self.inner_monitor = InnerLossMonitor(inner_lr)
         self.val_loss_name = val_loss
         self.student_update = student_update
         self.teacher_warmup_steps = int(teacher_warmup_steps)
-        self._student_optimizer = student_optimizer
-        self._teacher_optimizer = teacher_optimizer
-
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:  # noqa: D102
-        return [
-            self._student_optimizer(self.student.parameters()),
-            self._teacher_optimizer(self.teacher.parameters()),
-        ]
 
     def teacher_target(self, images: Tensor, labels: Tensor) -> Tensor:
         """The student's supervision: zero maps for live, the teacher's map for spoofs."""

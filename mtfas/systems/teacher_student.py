@@ -19,14 +19,13 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
-from mtfas.models import DepthNet, TeacherNet
-from mtfas.systems.base import FASSystem
 from mtfas.systems.losses import pixel_bce, supervision_target, teaching_loss
 from mtfas.systems.supervised import training_images
+from mtfas.systems.teaching import TeachingSystem
 from mtfas.transforms import normalise_batch
 
 
-class TeacherStudentSystem(FASSystem):
+class TeacherStudentSystem(TeachingSystem):
     """A student distilled from a teacher that is trained for accuracy (no meta-learning).
 
     Args:
@@ -50,17 +49,8 @@ class TeacherStudentSystem(FASSystem):
     ) -> None:
         super().__init__(**kwargs)
         self.save_hyperparameters(ignore=["student", "teacher"])
-        self.student = student if student is not None else DepthNet()
-        self.teacher = teacher if teacher is not None else TeacherNet()
+        self.set_networks(student, teacher, student_optimizer, teacher_optimizer)
         self.use_meta_val = use_meta_val
-        self._student_optimizer = student_optimizer
-        self._teacher_optimizer = teacher_optimizer
-
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:  # noqa: D102
-        return [
-            self._student_optimizer(self.student.parameters()),
-            self._teacher_optimizer(self.teacher.parameters()),
-        ]
 
     def training_step(self, batch: Any, batch_idx: int) -> None:  # noqa: D102
         # With two optimizers, optimizers() returns a list.

@@ -104,13 +104,9 @@ def compare_table(results: Sequence[JobResult], out_dir: str | Path) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def _signed(mean: float, std: float, n: int) -> str:
-    """``+0.123 ± 0.045`` (a difference of map values); ``(n=1)``; ``-`` when absent."""
-    if n == 0:
-        return "-"
-    if n == 1 or math.isnan(std):
-        return f"{mean:+.3f} (n={n})"
-    return f"{mean:+.3f} ± {std:.3f}"
+def _map_value(value: float) -> str:
+    """A map value (the cue differences) with three decimals."""
+    return f"{value:.3f}"
 
 
 def compare_markdown(runs: pd.DataFrame, title: str) -> str:
@@ -122,7 +118,10 @@ def compare_markdown(runs: pd.DataFrame, title: str) -> str:
             row["method"],
             row["runs"],
             *(spread(row[f"{r}_mean"], row[f"{r}_std"], row[f"{r}_n"]) for r in RATES),
-            *(_signed(row[f"{c}_mean"], row[f"{c}_std"], row[f"{c}_n"]) for c in cues),
+            *(
+                spread(row[f"{c}_mean"], row[f"{c}_std"], row[f"{c}_n"], _map_value, signed=True)
+                for c in cues
+            ),
         ]
         for _, row in summary.iterrows()
     ]

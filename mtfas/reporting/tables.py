@@ -8,7 +8,7 @@ deviation undefined (never ``± nan``). Tables are written atomically.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -41,13 +41,30 @@ def percent(value: float | None) -> str:
     return f"{100 * float(value):.2f}"
 
 
-def spread(mean: float, std: float, n: int) -> str:
-    """``mean ± std`` in percent; ``mean (n=1)`` when one value leaves std undefined."""
+def spread(
+    mean: float,
+    std: float,
+    n: int,
+    shown: Callable[[float], str] = percent,
+    signed: bool = False,
+) -> str:
+    """``mean ± std``; ``mean (n=1)`` when one value leaves std undefined; ``-`` for none.
+
+    Args:
+        mean: The mean.
+        std: The standard deviation (NaN when undefined).
+        n: How many values the mean is of.
+        shown: How a value is written (default :func:`percent`, for rates).
+        signed: Write the mean with its sign (a difference), e.g. ``+0.123 ± 0.045``.
+    """
     if n == 0:
         return "-"
+    text = shown(mean)
+    if signed and not text.startswith("-"):
+        text = "+" + text
     if n == 1 or math.isnan(std):
-        return f"{percent(mean)} (n={n})"
-    return f"{percent(mean)} ± {percent(std)}"
+        return f"{text} (n={n})"
+    return f"{text} ± {shown(std)}"
 
 
 def mean_std(values: pd.Series) -> tuple[float, float, int]:

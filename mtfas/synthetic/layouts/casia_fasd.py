@@ -77,8 +77,7 @@ def write_casia_fasd(
     official 20 + 30 subjects (600 videos). Resumable like every layout writer.
 
     Args:
-        out: Release folder (created; must be absent, empty or an earlier release of the
-            same settings).
+        {release_out}
         subjects_per_split: Subjects of ``train_release`` and ``test_release`` (the
             first ones): one count for both, two counts, or None for all.
         {render_knobs}

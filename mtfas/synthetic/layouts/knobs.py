@@ -46,7 +46,13 @@ def _knobs_doc(keywords: Sequence[str]) -> str:
 RENDER_KNOBS_DOC = _knobs_doc(list(_RENDER_KEYWORD_DOCS))
 #: The same for a writer whose codecs are fixed by the layout (no ``fourcc``).
 FIXED_CODEC_KNOBS_DOC = _knobs_doc([k for k in _RENDER_KEYWORD_DOCS if k != "fourcc"])
+#: The ``out`` entry of every writer.
+RELEASE_OUT_DOC = (
+    "out: Release folder (created; must be absent, empty or an earlier release of the\n"
+    "    same settings)."
+)
 _RENDER_KNOBS_MARKS = {
+    "{release_out}": RELEASE_OUT_DOC,
     "{render_knobs}": RENDER_KNOBS_DOC,
     "{render_knobs_fixed_codec}": FIXED_CODEC_KNOBS_DOC,
 }
@@ -56,7 +62,8 @@ _RENDER_KNOBS_MARK = "{render_knobs"
 def documents_render_knobs(writer: F) -> F:
     """Write :data:`RENDER_KNOBS_DOC` where ``writer``'s docstring has a ``{render_knobs}`` line.
 
-    A ``{render_knobs_fixed_codec}`` line gets :data:`FIXED_CODEC_KNOBS_DOC` instead.
+    A ``{render_knobs_fixed_codec}`` line gets :data:`FIXED_CODEC_KNOBS_DOC` instead, a
+    ``{release_out}`` line the ``out`` entry (:data:`RELEASE_OUT_DOC`).
 
     Raises:
         TypeError: If the docstring has no such line (a writer that forgot its knobs).

@@ -84,8 +84,7 @@ def write_msu_mfsd(
     official 15 + 20 clients (280 videos). Resumable like every layout writer.
 
     Args:
-        out: Release folder (created; must be absent, empty or an earlier release of the
-            same settings).
+        {release_out}
         subjects_per_split: Training and test clients (the first ones of the official
             lists): one count for both, two counts, or None for all.
         devices: ``"laptop"`` and/or ``"android"``.

@@ -127,8 +127,7 @@ def write_oulu_npu(
     returns at once when it is complete.
 
     Args:
-        out: Release folder (created; must be absent, empty or an earlier release of the
-            same settings).
+        {release_out}
         phones: Phones 1-6 to film with (distinct synthetic capture devices).
         sessions: Sessions 1-3 (distinct lightings).
         users_per_split: Users per split, the first ones of each official range (see

@@ -236,8 +236,7 @@ def write_partial(
     Resumable like every layout writer.
 
     Args:
-        out: Release folder (created; must be absent, empty or an earlier release of the
-            same settings).
+        {release_out}
         phones: Phones 1-6 (synthetic capture devices).
         sessions: Sessions 1-3 (lightings).
         users_per_split: Users per split, the first of each OULU-NPU range (see

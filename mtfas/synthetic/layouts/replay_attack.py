@@ -156,8 +156,7 @@ def write_replay_attack(
     plus a few enrolment videos); the knobs make it tiny. Resumable.
 
     Args:
-        out: Release folder (created; must be absent, empty or an earlier release of the
-            same settings).
+        {release_out}
         subjects_per_split: Clients of train, devel and test (see
             :func:`clients_by_split`).
         lightings: ``controlled`` and/or ``adverse``.

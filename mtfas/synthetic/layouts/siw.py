@@ -177,8 +177,7 @@ def write_siw(
     docstring); the knobs make it tiny. Resumable, like every layout writer.
 
     Args:
-        out: Release folder (created; must be absent, empty or an earlier release of the
-            same settings).
+        {release_out}
         subjects_per_split: Subjects of Train and Test (see :func:`subjects_by_split`).
         sensors: Sensors 1-2.
         live_sessions: Sessions 1-6 of the live videos.

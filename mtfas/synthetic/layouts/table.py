@@ -124,8 +124,7 @@ def write_table_release(
     every layout writer.
 
     Args:
-        out: Release folder (created; must be absent, empty or an earlier release of the
-            same settings).
+        {release_out}
         subjects_per_split: Subjects of train, dev and test (one count for all, or one per
             split; two with ``dev=False``); None: 100 per split.
         dev: Write a dev split (else the table has train and test rows only).

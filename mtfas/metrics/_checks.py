@@ -87,6 +87,13 @@ def _as_integer(values: Any, name: str, meaning: str) -> Tensor:
     return tensor.to(torch.int64)
 
 
+def _reject_where(tensor: Tensor, bad: Tensor, rule: str) -> None:
+    """Raise ``rule``, the values found and where, if any element of ``bad`` is set."""
+    if bool(bad.any()):
+        shown = tensor[bad].unique()[:_MAX_SHOWN].tolist()  # type: ignore[no-untyped-call]
+        raise MetricInputError(f"{rule}, found values {shown} at indices {_first_indices(bad)}.")
+
+
 def as_labels(labels: Any, name: str = "labels") -> Tensor:
     """Validate bona fide / attack labels (``0`` / ``1``) and return them as ``int64``.
 
@@ -94,13 +101,9 @@ def as_labels(labels: Any, name: str = "labels") -> Tensor:
         MetricInputError: If the labels are not integers in ``{0, 1}``.
     """
     tensor = _as_integer(labels, name, "0 = bona fide, 1 = attack")
-    bad = (tensor != 0) & (tensor != 1)
-    if bool(bad.any()):
-        shown = tensor[bad].unique()[:_MAX_SHOWN].tolist()  # type: ignore[no-untyped-call]
-        raise MetricInputError(
-            f"{name} must be 0 (bona fide) or 1 (attack), found values {shown} at indices "
-            f"{_first_indices(bad)}."
-        )
+    _reject_where(
+        tensor, (tensor != 0) & (tensor != 1), f"{name} must be 0 (bona fide) or 1 (attack)"
+    )
     return tensor
 
 
@@ -111,12 +114,7 @@ def as_pai(pai: Any, name: str = "pai") -> Tensor:
         MetricInputError: If the ids are not non-negative integers.
     """
     tensor = _as_integer(pai, name, "species ids, 0 = live")
-    bad = tensor < 0
-    if bool(bad.any()):
-        raise MetricInputError(
-            f"{name} species ids must be >= 0 (0 = live), found negative ids at indices "
-            f"{_first_indices(bad)}."
-        )
+    _reject_where(tensor, tensor < 0, f"{name} species ids must be >= 0 (0 = live)")
     return tensor
 
 

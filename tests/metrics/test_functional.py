@@ -472,6 +472,22 @@ def test_non_finite_scores_raise(fn, bad):
         fn(s, y)
 
 
+def test_bad_labels_and_species_ids_are_named_with_values_and_indices():
+    from mtfas.metrics._checks import as_labels, as_pai
+
+    with pytest.raises(
+        MetricInputError,
+        match=r"must be 0 \(bona fide\) or 1 \(attack\), found values \[2, 3\] at indices \[1, 3\]",
+    ):
+        as_labels([0, 2, 1, 3])
+    with pytest.raises(
+        MetricInputError,
+        match=r"pai species ids must be >= 0 \(0 = live\), found values \[-2\] at indices \[2\]",
+    ):
+        as_pai([0, 1, -2])
+    assert as_pai([0, 3]).tolist() == [0, 3] and as_labels([1, 0]).dtype == torch.int64
+
+
 def test_aggregate_rejects_non_finite_scores():
     s, y, p = tensors([0.1, math.nan], [0, 0], [0, 0])
     with pytest.raises(MetricInputError, match="NaN"):

@@ -271,8 +271,20 @@ class MTFASCLI(LightningCLI):
         return 0
 
 
+def _pipeline_group(parser: LightningArgumentParser, command: str, description: str) -> Any:
+    """The argument group of a pipeline command, with its ``--out`` folder."""
+    group = parser.add_argument_group(command, description)
+    group.add_argument(
+        "--out",
+        type=str,
+        default=None,
+        help=f"Output folder (default: runs/{command}/<last config name>).",
+    )
+    return group
+
+
 def _add_folds_arguments(parser: LightningArgumentParser) -> None:
-    group = parser.add_argument_group("folds", "Which folds to run and where the table goes.")
+    group = _pipeline_group(parser, "folds", "Which folds to run and where the table goes.")
     group.add_argument(
         "--folds",
         type=int,
@@ -287,16 +299,11 @@ def _add_folds_arguments(parser: LightningArgumentParser) -> None:
         help="Data module argument selecting the fold (default: the data "
         "module's, e.g. fold or subprotocol).",
     )
-    group.add_argument(
-        "--out",
-        type=str,
-        default=None,
-        help="Output folder (default: runs/folds/<last config name>).",
-    )
 
 
 def _add_compare_arguments(parser: LightningArgumentParser) -> None:
-    group = parser.add_argument_group("compare", "Methods, seeds and where the table goes.")
+    group = _pipeline_group(parser, "compare", "Methods, seeds and where the table goes.")
+    group.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="Seeds.")
     group.add_argument(
         "--methods",
         type=str,
@@ -304,13 +311,6 @@ def _add_compare_arguments(parser: LightningArgumentParser) -> None:
         required=True,
         help="Model config files, one per method (e.g. configs/model/*.yaml), "
         "each applied after the other configs: same student, same data.",
-    )
-    group.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="Seeds.")
-    group.add_argument(
-        "--out",
-        type=str,
-        default=None,
-        help="Output folder (default: runs/compare/<last config name>).",
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,6 +47,43 @@ class GeneratedReleaseDataModule(VideoDataModule):
         text = json.dumps(release_args, sort_keys=True)
         digest = hashlib.sha256(text.encode()).hexdigest()[:10]
         return default_cache_base() / "synthetic" / f"{cls.release_layout}-{digest}"
+
+    @staticmethod
+    def oulu_release_args(
+        phones: Sequence[int],
+        sessions: Sequence[int],
+        users_per_split: Sequence[int],
+        video_frames: int,
+        video_size: int,
+        data_seed: int,
+        **layout_args: Any,
+    ) -> dict[str, Any]:
+        """The knobs of an OULU-like writer, normalised and checked now.
+
+        Args:
+            phones: Phones to render (sorted).
+            sessions: Sessions to render (sorted).
+            users_per_split: Users of train, dev and test (checked by
+                :func:`~mtfas.synthetic.layouts.users_by_split`).
+            video_frames: Frames per rendered video.
+            video_size: Side of the rendered frames.
+            data_seed: Seed of the generator.
+            **layout_args: The layout's own knobs, kept as given (e.g. ``species``).
+
+        Raises:
+            ConfigError: If the user counts are invalid.
+        """
+        args: dict[str, Any] = {
+            "phones": sorted(int(p) for p in phones),
+            "sessions": sorted(int(s) for s in sessions),
+            "users_per_split": [int(n) for n in users_per_split],
+            **layout_args,
+            "n_frames": int(video_frames),
+            "size": int(video_size),
+            "seed": int(data_seed),
+        }
+        users_by_split(args["users_per_split"])
+        return args
 
     def release_settings(self) -> dict[str, Any]:
         """The settings the writer records in the release's marker.

@@ -17,7 +17,6 @@ from typing import Any
 
 from mtfas.datamodules.generated import GeneratedReleaseDataModule
 from mtfas.datamodules.oulu_npu import OULUNPUDataModule
-from mtfas.synthetic.layouts import users_by_split
 from mtfas.synthetic.layouts.oulu_npu import LAYOUT
 
 
@@ -64,15 +63,9 @@ class SyntheticOULUNPUDataModule(GeneratedReleaseDataModule, OULUNPUDataModule):
         image_size: int = 64,
         **kwargs: Any,
     ) -> None:
-        self.release_args: dict[str, Any] = {
-            "phones": sorted(int(p) for p in phones),
-            "sessions": sorted(int(s) for s in sessions),
-            "users_per_split": [int(n) for n in users_per_split],
-            "n_frames": int(video_frames),
-            "size": int(video_size),
-            "seed": int(data_seed),
-        }
-        users_by_split(self.release_args["users_per_split"])  # validates the counts now
+        self.release_args = self.oulu_release_args(
+            phones, sessions, users_per_split, video_frames, video_size, data_seed
+        )
         self.generate_workers = generate_workers
         super().__init__(
             self.default_root(self.release_args) if root is None else root,

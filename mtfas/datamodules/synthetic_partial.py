@@ -32,7 +32,6 @@ from mtfas.datamodules.oulu_npu import protocol_table
 from mtfas.preprocessing import EyePositionFile, Mirrored, VideoJob
 from mtfas.protocols.oulu_npu import SPLIT_FOLDERS
 from mtfas.synthetic.conditions import ALL_PAI_NAMES
-from mtfas.synthetic.layouts import users_by_split
 from mtfas.synthetic.layouts.partial import (
     CUE_MASK_FOLDER,
     DEFAULT_SPECIES,
@@ -121,16 +120,15 @@ class SyntheticPartialDataModule(GeneratedReleaseDataModule):
             "dev": list(train_species if dev_species is None else dev_species),
             "test": list(test_species),
         }
-        self.release_args: dict[str, Any] = {
-            "phones": sorted(int(p) for p in phones),
-            "sessions": sorted(int(s) for s in sessions),
-            "users_per_split": [int(n) for n in users_per_split],
-            "species": check_species(species),
-            "n_frames": int(video_frames),
-            "size": int(video_size),
-            "seed": int(data_seed),
-        }
-        users_by_split(self.release_args["users_per_split"])  # validates the counts now
+        self.release_args = self.oulu_release_args(
+            phones,
+            sessions,
+            users_per_split,
+            video_frames,
+            video_size,
+            data_seed,
+            species=check_species(species),
+        )
         self.generate_workers = generate_workers
         self.with_cue_masks = bool(cue_masks)
         self._boxes = EyePositionFile()

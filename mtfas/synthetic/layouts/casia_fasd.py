@@ -50,6 +50,8 @@ LAYOUT = "casia-fasd"
 SUBJECT_BASE = 4000
 #: Synthetic capture device of each CASIA quality.
 QUALITY_DEVICES: dict[str, int] = {"low": 0, "normal": 1, "high": 2}
+#: Synthetic session (lighting) of every video: CASIA has one indoor session.
+SESSION = 0
 #: Synthetic species of each CASIA species.
 SPECIES: dict[str, str] = {
     "live": "live",
@@ -57,7 +59,6 @@ SPECIES: dict[str, str] = {
     "cut_print": "print2",
     "replay": "replay1",
 }
-SESSION = 0
 
 
 @documents_render_knobs

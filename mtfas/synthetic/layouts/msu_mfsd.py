@@ -54,6 +54,8 @@ LAYOUT = "msu-mfsd"
 SUBJECT_BASE = 5000
 #: Synthetic capture device of each MSU device.
 DEVICE_IDS: dict[str, int] = {"laptop": 3, "android": 4}
+#: Synthetic session (lighting) of every video.
+SESSION = 1
 #: Synthetic species of each MSU species.
 SPECIES: dict[str, str] = {
     "live": "live",
@@ -61,7 +63,6 @@ SPECIES: dict[str, str] = {
     "ipad_video": "replay1",
     "iphone_video": "replay2",
 }
-SESSION = 1
 #: Lossless codec tried first in each container.
 FOURCCS: dict[str, str] = {".mov": "png ", ".mp4": "FFV1"}
 SIDEWAYS = ("metadata", "bare", "none")

@@ -203,26 +203,17 @@ def _unit(x: float, y: float, z: float) -> Vec3:
     return (x / n, y / n, z / n)
 
 
-DEVICES: tuple[DeviceSpec, ...] = (
-    DeviceSpec(
-        "phone-a", 1.00, 0.30, 0.002, 0.0004, (1.00, 1.00, 1.00), 1.05, 2.2, 0.15, 0.3, 0.40, 0.8
-    ),
-    DeviceSpec(
-        "phone-b", 0.85, 0.35, 0.004, 0.0009, (1.06, 1.00, 0.91), 1.15, 2.0, 0.25, 0.5, 0.44, 0.7
-    ),
-    DeviceSpec(
-        "phone-c", 0.95, 0.25, 0.003, 0.0006, (0.95, 1.02, 1.05), 0.92, 2.4, 0.10, 0.1, 0.36, 0.9
-    ),
-    DeviceSpec(
-        "phone-d", 0.75, 0.35, 0.005, 0.0012, (1.00, 1.05, 0.94), 0.90, 2.2, 0.30, 0.6, 0.40, 0.6
-    ),
-    DeviceSpec(
-        "phone-e", 0.90, 0.30, 0.003, 0.0008, (1.04, 0.97, 1.03), 1.20, 2.1, 0.20, 0.4, 0.46, 0.8
-    ),
-    DeviceSpec(
-        "phone-f", 0.80, 0.35, 0.004, 0.0010, (0.95, 1.00, 1.08), 1.00, 2.3, 0.20, 0.5, 0.42, 0.7
-    ),
+#: One row per device: the fields of :class:`DeviceSpec`, in order (name, resolution, blur,
+#: read_noise, shot_noise, tint, saturation, gamma, contrast, sharpen, exposure, awb).
+_DEVICE_ROWS: tuple[tuple[Any, ...], ...] = (
+    ("phone-a", 1.00, 0.30, 0.002, 0.0004, (1.00, 1.00, 1.00), 1.05, 2.2, 0.15, 0.3, 0.40, 0.8),
+    ("phone-b", 0.85, 0.35, 0.004, 0.0009, (1.06, 1.00, 0.91), 1.15, 2.0, 0.25, 0.5, 0.44, 0.7),
+    ("phone-c", 0.95, 0.25, 0.003, 0.0006, (0.95, 1.02, 1.05), 0.92, 2.4, 0.10, 0.1, 0.36, 0.9),
+    ("phone-d", 0.75, 0.35, 0.005, 0.0012, (1.00, 1.05, 0.94), 0.90, 2.2, 0.30, 0.6, 0.40, 0.6),
+    ("phone-e", 0.90, 0.30, 0.003, 0.0008, (1.04, 0.97, 1.03), 1.20, 2.1, 0.20, 0.4, 0.46, 0.8),
+    ("phone-f", 0.80, 0.35, 0.004, 0.0010, (0.95, 1.00, 1.08), 1.00, 2.3, 0.20, 0.5, 0.42, 0.7),
 )
+DEVICES: tuple[DeviceSpec, ...] = tuple(DeviceSpec(*row) for row in _DEVICE_ROWS)
 """The capture devices (six, like the phones of OULU-NPU)."""
 
 SESSIONS: tuple[SessionSpec, ...] = (
@@ -254,40 +245,16 @@ SESSIONS: tuple[SessionSpec, ...] = (
 )
 """The recording sessions (three lighting conditions, like OULU-NPU)."""
 
-PRINTERS: dict[int, PrintSpec] = {
-    1: PrintSpec(
-        "print1",
-        "am",
-        3.4,
-        (15.0, 75.0, 0.0),
-        0.92,
-        0.92,
-        2.5,
-        0.88,
-        (0.93, 0.93, 0.90),
-        0.5,
-        0.45,
-        0.020,
-        1.2,
-        0.05,
-    ),
-    2: PrintSpec(
-        "print2",
-        "dither",
-        1.5,
-        (0.0, 0.0, 0.0),
-        0.78,
-        0.85,
-        2.1,
-        0.82,
-        (0.91, 0.89, 0.84),
-        0.8,
-        0.45,
-        0.035,
-        2.2,
-        0.0,
-    ),
-}
+#: One row per printer: its id, then the fields of :class:`PrintSpec` in order (name,
+#: screen, period, angles, saturation, contrast, tone, density, paper, pre_blur, ink_blur,
+#: texture, warp, sheen).
+_PRINTER_ROWS: tuple[tuple[Any, ...], ...] = (
+    (1, "print1", "am", 3.4, (15.0, 75.0, 0.0), 0.92, 0.92, 2.5, 0.88, (0.93, 0.93, 0.90),
+        0.5, 0.45, 0.020, 1.2, 0.05),
+    (2, "print2", "dither", 1.5, (0.0, 0.0, 0.0), 0.78, 0.85, 2.1, 0.82, (0.91, 0.89, 0.84),
+        0.8, 0.45, 0.035, 2.2, 0.0),
+)  # fmt: skip
+PRINTERS: dict[int, PrintSpec] = {row[0]: PrintSpec(*row[1:]) for row in _PRINTER_ROWS}
 """The printers of the print species (laser with AM screens; inkjet with ordered dither)."""
 
 _TWO_PI_3 = 2.0 * np.pi / 3.0

@@ -53,12 +53,7 @@ QUALITY_DEVICES: dict[str, int] = {"low": 0, "normal": 1, "high": 2}
 #: Synthetic session (lighting) of every video: CASIA has one indoor session.
 SESSION = 0
 #: Synthetic species of each CASIA species.
-SPECIES: dict[str, str] = {
-    "live": "live",
-    "warped_print": "print1",
-    "cut_print": "print2",
-    "replay": "replay1",
-}
+SPECIES = {"live": "live", "warped_print": "print1", "cut_print": "print2", "replay": "replay1"}
 
 
 @documents_render_knobs

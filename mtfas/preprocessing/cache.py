@@ -654,23 +654,33 @@ class CropCache:
             "its size and modification time were kept)"
         )
 
+    def _check_file(self, file: str) -> None:
+        """Size, then (with ``verify``, once per process) CRC-32 of a crop file.
+
+        Safe to run in threads (a ``stat`` and zlib, which releases the GIL); reading the
+        ``.npy`` header is not (NumPy parses it with :func:`ast.literal_eval`, whose
+        compiler is not thread-safe in CPython 3.11), so :meth:`_array` does that.
+        """
+        path = self.cache_dir / file
+        record = self._crops[file]
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise self._damaged(path, "is missing") from None
+        if size != record["size"]:
+            raise self._damaged(
+                path, f"is truncated or resized ({size} bytes, {record['size']} expected)"
+            )
+        if self.verify and file not in self._verified:
+            if file_crc32(path) != record["crc32"]:
+                raise self._damaged(path, "is damaged (its CRC-32 differs from its part)")
+            self._verified.add(file)
+
     def _array(self, file: str) -> np.ndarray:
         array = self._arrays.get(file)
         if array is None:
             path = self.cache_dir / file
-            record = self._crops[file]
-            try:
-                size = path.stat().st_size
-            except FileNotFoundError:
-                raise self._damaged(path, "is missing") from None
-            if size != record["size"]:
-                raise self._damaged(
-                    path, f"is truncated or resized ({size} bytes, {record['size']} expected)"
-                )
-            if self.verify and file not in self._verified:
-                if file_crc32(path) != record["crc32"]:
-                    raise self._damaged(path, "is damaged (its CRC-32 differs from its part)")
-                self._verified.add(file)
+            self._check_file(file)
             try:
                 array = np.load(path, mmap_mode="r", allow_pickle=False)
             except (OSError, ValueError) as exc:
@@ -687,8 +697,9 @@ class CropCache:
     def verify_videos(self, videos: Iterable[str], threads: int | None = None) -> None:
         """Open and check the crop files of ``videos`` now, several files at a time.
 
-        Each file gets the checks of its first read (size, CRC-32 with ``verify``, shape),
-        in ``threads`` threads: zlib releases the GIL while it sums, so on ``n`` cores the
+        Each file gets the checks of its first read (size, CRC-32 with ``verify``, shape);
+        sizes and CRC-32s run in ``threads`` threads (zlib releases the GIL while it sums;
+        the headers are read after, in the calling thread), so on ``n`` cores the
         checks of a whole data set take about ``1/n`` of the time of checking the files
         one by one on first read. The data modules call it for every video of their splits
         before a loader starts. Videos without crops in this cache, and files already
@@ -710,9 +721,10 @@ class CropCache:
                 self._array(file)
             return
         with ThreadPoolExecutor(n_threads, thread_name_prefix="mtfas-crc") as pool:
-            results = [pool.submit(self._array, file) for file in files]
-        for result in results:
+            results = [pool.submit(self._check_file, file) for file in files]
+        for file, result in zip(files, results, strict=True):
             result.result()  # raises the first failure, in sorted order
+            self._array(file)  # the header and shape, in this thread (see _check_file)
 
     def load(self, video: str) -> np.ndarray:
         """Return all crops of a video as a read-only memory map ``(N, S, S, 3)`` RGB.

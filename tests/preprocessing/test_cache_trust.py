@@ -247,6 +247,35 @@ def test_verify_videos_checks_every_file_in_threads_and_names_the_first_damaged(
     assert set(fresh._arrays) == {crop_file(videos[0])}
 
 
+def test_verify_videos_reads_npy_headers_only_in_the_calling_thread(
+    dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # NumPy parses .npy headers with ast.literal_eval, whose compiler is not thread-safe in
+    # CPython 3.11 ("AST constructor recursion depth mismatch"): only the checksums may run
+    # in the worker threads.
+    import threading
+
+    result = _run(dataset.videos, tmp_path / "cache")
+    loaded_in: list[str] = []
+    summed_in: list[str] = []
+    real_load, real_crc = np.load, cache_module.file_crc32
+
+    def load(*args, **kwargs):
+        loaded_in.append(threading.current_thread().name)
+        return real_load(*args, **kwargs)
+
+    def crc(path):
+        summed_in.append(threading.current_thread().name)
+        return real_crc(path)
+
+    monkeypatch.setattr(cache_module.np, "load", load)
+    monkeypatch.setattr(cache_module, "file_crc32", crc)
+    CropCache(result.cache_dir).verify_videos(sorted(dataset.videos), threads=4)
+    main = threading.main_thread().name
+    assert len(loaded_in) == len(dataset.videos) and set(loaded_in) == {main}
+    assert len(summed_in) == len(dataset.videos) and main not in summed_in
+
+
 def test_same_stat_garbage_is_found_by_full_verify(dataset, tmp_path: Path) -> None:
     result = _run(dataset.videos, tmp_path / "cache")
     path = result.cache_dir / crop_file("live/v0")

@@ -246,7 +246,8 @@ def write_partial(
         {render_knobs}
 
     Returns:
-        What was written.
+        What was written: per video the ``.avi``, its eye-position ``.txt`` and its
+        cue-mask video, then the protocol files.
 
     Raises:
         ConfigError: If a knob is out of range or ``out`` holds something else.

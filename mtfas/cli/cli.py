@@ -15,64 +15,45 @@ same parser (as anomalib's ``add_subcommands`` does), so ``mtfas --help`` lists 
   (:mod:`mtfas.pipelines`).
 * ``synth``, ``report``, ``export``: tools that need no model or data.
 
-An :class:`~mtfas.errors.MTFASError` (a mistake mtfas catches: a wrong root, an unknown
-protocol, a missing checkpoint) is printed as one message and exits with status 2;
+The entry point, :func:`mtfas.cli.main` (:mod:`mtfas.cli.entry`), builds it for every
+command but the tools, which it runs without Lightning. An
+:class:`~mtfas.errors.MTFASError` (a mistake mtfas catches: a wrong root, an unknown
+protocol, a missing checkpoint) is printed there as one message and exits with status 2;
 ``MTFAS_DEBUG=1`` or ``--debug`` shows the traceback.
 
->>> main(["fit", "--config", "configs/demo.yaml"])  # doctest: +SKIP
+>>> MTFASCLI(["fit", "--config", "configs/demo.yaml"])  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import difflib
-import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jsonargparse import ArgumentParser, Namespace
+from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from mtfas.cli import inference, report, synth
+from mtfas.cli import inference
 from mtfas.cli.checkpoints import save_best_checkpoint, save_tested_checkpoint
-from mtfas.cli.quiet import quiet_third_party
+from mtfas.cli.commands import (
+    COMMANDS,
+    PIPELINE_COMMANDS,
+    TOOL_COMMANDS,
+    TRAINER_COMMANDS,
+    tool_parser,
+)
 from mtfas.cli.trust import check_checkpoint_hparams
 from mtfas.datamodules.base import FASDataModule
-from mtfas.errors import CheckpointError, ConfigError, MTFASError
+from mtfas.errors import CheckpointError, ConfigError
 from mtfas.pipelines.compare import compare_jobs, run_compare
 from mtfas.pipelines.folds import fold_jobs, plan_folds, run_folds
 from mtfas.pipelines.jobs import Job, JobResult
 from mtfas.systems.base import FASSystem
 
-__all__ = ["COMMANDS", "MTFASCLI", "main", "save_tested_checkpoint"]
+__all__ = ["COMMANDS", "MTFASCLI", "save_tested_checkpoint"]
 
-#: Lightning's commands, with mtfas's one-line descriptions.
-TRAINER_COMMANDS = {
-    "fit": "Train, test at the dev-chosen threshold, and save the tested model as last.ckpt.",
-    "validate": "Score the dev set and report the metrics at its own threshold.",
-    "test": "Test a checkpoint: threshold chosen on dev, applied unchanged to test.",
-    "predict": inference.PREDICT_DESCRIPTION,
-}
-#: Pipelines of several fits, parsed exactly as ``fit``.
-PIPELINE_COMMANDS = {
-    "folds": "Fit and test every fold or sub-protocol of a protocol; mean ± std.",
-    "compare": "Fit and test several methods (model config files) over seeds; mean ± std.",
-}
-#: Tools that need no model or data: (description, add arguments, run).
-TOOL_COMMANDS: dict[str, tuple[str, Callable[[Any], None], Callable[[Any], int]]] = {
-    "synth": (synth.DESCRIPTION, synth.add_arguments, synth.run),
-    "report": (report.DESCRIPTION, report.add_arguments, report.run),
-    "export": (inference.EXPORT_DESCRIPTION, inference.add_export_arguments, inference.run_export),
-}
-#: Every command and its description, in the order ``mtfas --help`` lists them.
-COMMANDS = {
-    **TRAINER_COMMANDS,
-    **PIPELINE_COMMANDS,
-    **{name: spec[0] for name, spec in TOOL_COMMANDS.items()},
-}
 #: Options of the pipelines that ``mtfas fit`` does not take, with how many values each.
 _PIPELINE_OPTIONS: dict[str, dict[str, str | int]] = {
     "folds": {"--folds": "+", "--key": 1, "--out": 1},
@@ -136,10 +117,8 @@ class MTFASCLI(LightningCLI):
             self._subcommand_parsers[name] = sub
             subcommands.add_subcommand(name, sub, help=description)
         self._building = None
-        for name, (description, add_arguments, _) in TOOL_COMMANDS.items():
-            tool = ArgumentParser(description=description)
-            add_arguments(tool)
-            subcommands.add_subcommand(name, tool, help=description)
+        for name, (description, _, _) in TOOL_COMMANDS.items():
+            subcommands.add_subcommand(name, tool_parser(name), help=description)
 
     def add_core_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """As LightningCLI; for ``predict`` the model and data are optional (``--input``)."""
@@ -413,63 +392,3 @@ def check_ckpt_path(ckpt_path: str | None) -> None:
             f"--ckpt_path {ckpt_path}: {where}. Give the .ckpt file of an mtfas run (fit "
             "prints the path of the tested model's last.ckpt)."
         )
-
-
-def _mtfas_error(exc: BaseException) -> MTFASError | None:
-    """The :class:`MTFASError` behind ``exc`` (jsonargparse and Lightning may wrap it)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, MTFASError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
-
-
-def _unknown_command(argv: Sequence[str]) -> str | None:
-    if not argv or argv[0].startswith("-") or argv[0] in COMMANDS:
-        return None
-    close = difflib.get_close_matches(argv[0], list(COMMANDS), n=1, cutoff=0.5)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    return (
-        f"unknown command '{argv[0]}'; {hint}`mtfas --help` lists every command: "
-        f"{', '.join(COMMANDS)}"
-    )
-
-
-@contextmanager
-def _debugging(argv: list[str]) -> Iterator[bool]:
-    debug = os.environ.get("MTFAS_DEBUG", "") not in ("", "0")
-    if "--debug" in argv:
-        argv.remove("--debug")
-        debug = True
-    yield debug
-
-
-def main(args: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mtfas`` console script and of ``python -m mtfas``.
-
-    Args:
-        args: Command-line arguments without the program name (default: ``sys.argv[1:]``).
-
-    Returns:
-        The exit status: 0 on success, 2 for a mistake mtfas caught (its message is
-        printed, without a traceback unless ``MTFAS_DEBUG=1`` or ``--debug``), or what the
-        command returns (``predict``: 1 when nothing could be scored).
-    """
-    argv = list(sys.argv[1:] if args is None else args)
-    with _debugging(argv) as debug:
-        unknown = _unknown_command(argv)
-        if unknown:
-            print(f"mtfas: error: {unknown}", file=sys.stderr)
-            return 2
-        try:
-            with quiet_third_party():
-                return MTFASCLI(args=argv).exit_code
-        except Exception as exc:
-            error = _mtfas_error(exc)
-            if error is None or debug:
-                raise
-            print(f"mtfas: error: {error}", file=sys.stderr)
-            return 2

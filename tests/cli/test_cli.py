@@ -270,3 +270,21 @@ def test_without_running_the_cli_builds_the_model_and_data_as_lightningcli():
     assert type(cli.model).__name__ == "MetaTeacherSystem"
     assert type(cli.datamodule).__name__ == "SyntheticDataModule"
     assert cli.model.student.width_mult == 0.1
+
+
+def test_tools_run_without_importing_lightning(tmp_path: Path) -> None:
+    # The tools need no model or data: the entry point runs them without MTFASCLI, so they
+    # do not pay Lightning's import (seconds); the others still get it.
+    out = tmp_path / "oulu"
+    tool = ["synth", "--layout", "oulu-npu", "--out", str(out), "--phones", "1"]
+    tool += ["--sessions", "1", "--users", "1", "--frames", "1", "--size", "32"]
+    code = (
+        "import sys; from mtfas.cli import main; "
+        f"rc = main({tool!r}); "
+        "print(rc, sorted({m.split('.')[0] for m in sys.modules} & {'lightning', 'torch'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert result.stdout.strip().splitlines()[-1] == "0 []", result.stdout + result.stderr
+    assert (out / "Train_files").is_dir()

@@ -1,0 +1,50 @@
+"""The commands of ``mtfas``, with their one-line descriptions (no Lightning import).
+
+:mod:`mtfas.cli.cli` registers them all on one parser; :mod:`mtfas.cli.entry` runs the
+tools (which need no model or data) without importing Lightning, so ``mtfas synth``,
+``mtfas report`` and ``mtfas export`` start in a second rather than in several.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from jsonargparse import ArgumentParser
+
+from mtfas.cli import inference, report, synth
+
+__all__ = ["COMMANDS", "PIPELINE_COMMANDS", "TOOL_COMMANDS", "TRAINER_COMMANDS", "tool_parser"]
+
+#: Lightning's commands, with mtfas's one-line descriptions.
+TRAINER_COMMANDS = {
+    "fit": "Train, test at the dev-chosen threshold, and save the tested model as last.ckpt.",
+    "validate": "Score the dev set and report the metrics at its own threshold.",
+    "test": "Test a checkpoint: threshold chosen on dev, applied unchanged to test.",
+    "predict": inference.PREDICT_DESCRIPTION,
+}
+#: Pipelines of several fits, parsed exactly as ``fit``.
+PIPELINE_COMMANDS = {
+    "folds": "Fit and test every fold or sub-protocol of a protocol; mean ± std.",
+    "compare": "Fit and test several methods (model config files) over seeds; mean ± std.",
+}
+#: Tools that need no model or data: (description, add arguments, run).
+TOOL_COMMANDS: dict[str, tuple[str, Callable[[Any], None], Callable[[Any], int]]] = {
+    "synth": (synth.DESCRIPTION, synth.add_arguments, synth.run),
+    "report": (report.DESCRIPTION, report.add_arguments, report.run),
+    "export": (inference.EXPORT_DESCRIPTION, inference.add_export_arguments, inference.run_export),
+}
+#: Every command and its description, in the order ``mtfas --help`` lists them.
+COMMANDS = {
+    **TRAINER_COMMANDS,
+    **PIPELINE_COMMANDS,
+    **{name: spec[0] for name, spec in TOOL_COMMANDS.items()},
+}
+
+
+def tool_parser(name: str, **kwargs: object) -> ArgumentParser:
+    """The parser of the tool ``name`` (a key of :data:`TOOL_COMMANDS`)."""
+    description, add_arguments, _ = TOOL_COMMANDS[name]
+    parser = ArgumentParser(description=description, **kwargs)  # type: ignore[arg-type]
+    add_arguments(parser)
+    return parser

@@ -241,8 +241,13 @@ def pytest_configure(config):
 
     N workers on N cores with PyTorch's default of one thread per core oversubscribe the
     machine (OpenMP threads spin while they wait for a core), which slows every worker.
-    Subprocesses that tests start (the README's demo, ``mtfas fit`` runs) keep the default.
+    Subprocesses that tests start (the README's demo, ``mtfas fit`` runs) keep the default
+    thread count, so they compute exactly what a user's run computes, but wait passively
+    (``OMP_WAIT_POLICY=PASSIVE``: a waiting OpenMP thread sleeps instead of spinning; only
+    the scheduling changes, not the numbers). Measured: the demo beside one busy process,
+    180 s spinning, 103 s passive, the same printed figures.
     """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if os.environ.get("PYTEST_XDIST_WORKER"):
         import torch
 

@@ -7,14 +7,22 @@ tools (which need no model or data) without importing Lightning, so ``mtfas synt
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from jsonargparse import ArgumentParser
 
 from mtfas.cli import inference, report, synth
 
-__all__ = ["COMMANDS", "PIPELINE_COMMANDS", "TOOL_COMMANDS", "TRAINER_COMMANDS", "tool_parser"]
+__all__ = [
+    "COMMANDS",
+    "PIPELINE_COMMANDS",
+    "TOOL_COMMANDS",
+    "TRAINER_COMMANDS",
+    "is_checkpoint_predict",
+    "predictor_parser",
+    "tool_parser",
+]
 
 #: Lightning's commands, with mtfas's one-line descriptions.
 TRAINER_COMMANDS = {
@@ -48,3 +56,44 @@ def tool_parser(name: str, **kwargs: object) -> ArgumentParser:
     parser = ArgumentParser(description=description, **kwargs)  # type: ignore[arg-type]
     add_arguments(parser)
     return parser
+
+
+def predictor_parser() -> ArgumentParser:
+    """The parser of ``mtfas predict --ckpt_path X --input ...`` alone (no Lightning options).
+
+    The options are those ``MTFASCLI``'s ``predict`` takes for the checkpoint predictor
+    (:func:`~mtfas.cli.inference.add_predict_arguments` and ``--ckpt_path``).
+    """
+    parser = ArgumentParser(prog="mtfas predict", description=inference.PREDICT_DESCRIPTION)
+    parser.add_argument(
+        "--ckpt_path", type=str, default=None, help="Checkpoint (.ckpt) of an mtfas run."
+    )
+    inference.add_predict_arguments(parser)
+    return parser
+
+
+def is_checkpoint_predict(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` is ``predict --input ...`` with only the predictor's own options.
+
+    Then nothing of Lightning is needed; with any other option (``--config``,
+    ``--trainer.*``, ``--help`` ...) the command goes through ``MTFASCLI``.
+    """
+    if not argv or argv[0] != "predict" or "--input" not in argv:
+        return False
+    known = {
+        option for action in predictor_parser()._actions for option in action.option_strings
+    } - {"-h", "--help"}
+    for token in argv[1:]:
+        if not token.startswith("-") or _is_number(token):
+            continue
+        if token.split("=", 1)[0] not in known:
+            return False
+    return True
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True

@@ -3,8 +3,10 @@
 Lightning's commands and the pipelines go through :class:`~mtfas.cli.cli.MTFASCLI`
 (imported only then: Lightning takes seconds to import); the tools (``synth``, ``report``,
 ``export``) are parsed by their own parser, the one ``MTFASCLI`` registers for them, and
-run without it. Either way an :class:`~mtfas.errors.MTFASError` is printed as one message
-and exits with status 2 (``MTFAS_DEBUG=1`` or ``--debug``: the traceback).
+run without it, and so is the checkpoint predictor (``predict --ckpt_path X --input ...``
+with none of Lightning's options). Either way an :class:`~mtfas.errors.MTFASError` is
+printed as one message and exits with status 2 (``MTFAS_DEBUG=1`` or ``--debug``: the
+traceback).
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from mtfas.cli.commands import COMMANDS, TOOL_COMMANDS, tool_parser
+from mtfas.cli import inference
+from mtfas.cli.commands import (
+    COMMANDS,
+    TOOL_COMMANDS,
+    is_checkpoint_predict,
+    predictor_parser,
+    tool_parser,
+)
 from mtfas.cli.quiet import quiet_third_party
 from mtfas.errors import MTFASError
 
@@ -58,6 +67,8 @@ def _run(argv: list[str]) -> int:
     if argv and argv[0] in TOOL_COMMANDS:
         config = tool_parser(argv[0], prog=f"mtfas {argv[0]}").parse_args(argv[1:])
         return TOOL_COMMANDS[argv[0]][2](config)
+    if is_checkpoint_predict(argv):
+        return inference.run_predict(predictor_parser().parse_args(argv[1:]))
     from mtfas.cli.cli import MTFASCLI
 
     return MTFASCLI(args=argv).exit_code

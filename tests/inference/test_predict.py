@@ -163,6 +163,27 @@ def test_cli_writes_json_and_csv(trained, capture, tmp_path, capsys):
     assert "1 of 1 input(s) scored" in capsys.readouterr().out
 
 
+def test_checkpoint_predictor_runs_the_same_with_or_without_mtfascli(trained, capture, tmp_path):
+    # main() runs `predict --ckpt_path X --input ...` without Lightning's parser; MTFASCLI's
+    # predict (the one `--help` shows) must give the same result for the same arguments.
+    from mtfas.cli.cli import MTFASCLI
+    from mtfas.cli.commands import is_checkpoint_predict
+
+    path, _ = trained
+    crop = crop_face(capture.frames[0], capture.boxes[0], IMAGE_SIZE, 1.3)
+    image = write_image(tmp_path / "face.png", crop)
+    args = ["predict", "--ckpt_path", str(path), "--input", str(image), "--no-detect"]
+    assert is_checkpoint_predict(args)
+    assert is_checkpoint_predict([*args, "--box", "-1", "0", "5", "5"])  # numbers, not options
+    assert not is_checkpoint_predict([*args, "--trainer.accelerator", "cpu"])
+    assert not is_checkpoint_predict([*args, "--help"])
+    assert main([*args, "--out", str(tmp_path / "fast.json")]) == 0
+    assert MTFASCLI(args=[*args, "--out", str(tmp_path / "full.json")]).exit_code == 0
+    fast = json.loads((tmp_path / "fast.json").read_text())
+    full = json.loads((tmp_path / "full.json").read_text())
+    assert fast == full and fast["inputs"][0]["frames"][0]["status"] == "scored"
+
+
 def test_cli_exits_1_when_nothing_is_scored(trained, tmp_path, capsys):
     path, _ = trained
     blank = write_image(tmp_path / "blank.png", np.full((64, 64, 3), 128, np.uint8))

@@ -50,10 +50,10 @@ COMMANDS = {
 }
 
 
-def tool_parser(name: str, **kwargs: object) -> ArgumentParser:
+def tool_parser(name: str, prog: str | None = None) -> ArgumentParser:
     """The parser of the tool ``name`` (a key of :data:`TOOL_COMMANDS`)."""
     description, add_arguments, _ = TOOL_COMMANDS[name]
-    parser = ArgumentParser(description=description, **kwargs)  # type: ignore[arg-type]
+    parser = ArgumentParser(prog=prog, description=description)
     add_arguments(parser)
     return parser
 
@@ -72,17 +72,21 @@ def predictor_parser() -> ArgumentParser:
     return parser
 
 
-def is_checkpoint_predict(argv: Sequence[str]) -> bool:
+def is_checkpoint_predict(argv: Sequence[str], parser: ArgumentParser | None = None) -> bool:
     """Whether ``argv`` is ``predict --input ...`` with only the predictor's own options.
 
     Then nothing of Lightning is needed; with any other option (``--config``,
     ``--trainer.*``, ``--help`` ...) the command goes through ``MTFASCLI``.
+
+    Args:
+        argv: The command line, command first.
+        parser: The :func:`predictor_parser` to read the options from (built if None).
     """
     if not argv or argv[0] != "predict" or "--input" not in argv:
         return False
-    known = {
-        option for action in predictor_parser()._actions for option in action.option_strings
-    } - {"-h", "--help"}
+    parser = parser or predictor_parser()
+    known = {option for action in parser._actions for option in action.option_strings}
+    known -= {"-h", "--help"}
     for token in argv[1:]:
         if not token.startswith("-") or _is_number(token):
             continue

@@ -67,8 +67,10 @@ def _run(argv: list[str]) -> int:
     if argv and argv[0] in TOOL_COMMANDS:
         config = tool_parser(argv[0], prog=f"mtfas {argv[0]}").parse_args(argv[1:])
         return TOOL_COMMANDS[argv[0]][2](config)
-    if is_checkpoint_predict(argv):
-        return inference.run_predict(predictor_parser().parse_args(argv[1:]))
+    if argv[:1] == ["predict"]:
+        parser = predictor_parser()
+        if is_checkpoint_predict(argv, parser):
+            return inference.run_predict(parser.parse_args(argv[1:]))
     from mtfas.cli.cli import MTFASCLI
 
     return MTFASCLI(args=argv).exit_code

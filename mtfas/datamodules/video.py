@@ -457,14 +457,14 @@ class VideoDataModule(FASDataModule, abc.ABC):
                     f"{self.title}: no finished crop cache in {self.crop_cache_dir} ({exc}); "
                     "call prepare_data() first (Lightning's Trainer does)"
                 ) from exc
-            store = CacheFrameStore(cache, self._videos_without_crops(cache))
-            cache.verify_videos(self.all_videos()["video"])  # every split, files in parallel
+            wanted = self.all_videos()["video"].tolist()
+            store = CacheFrameStore(cache, self._videos_without_crops(cache, wanted))
+            cache.verify_videos(wanted)  # every split, files in parallel
             self._store = store
         return self._store
 
-    def _videos_without_crops(self, cache: CropCache) -> list[str]:
-        """Videos of the splits without a crop; raise about them unless allowed."""
-        wanted = self.all_videos()["video"].tolist()
+    def _videos_without_crops(self, cache: CropCache, wanted: list[str]) -> list[str]:
+        """Videos of the splits (``wanted``) without a crop; raise about them unless allowed."""
         stored = set(cache.index["video"])
         without = [v for v in wanted if v not in stored]
         if not without:

@@ -659,7 +659,7 @@ class CropCache:
 
         Safe to run in threads (a ``stat`` and zlib, which releases the GIL); reading the
         ``.npy`` header is not (NumPy parses it with :func:`ast.literal_eval`, whose
-        compiler is not thread-safe in CPython 3.11), so :meth:`_array` does that.
+        compiler is not thread-safe in CPython 3.11), so :meth:`_open` does that.
         """
         path = self.cache_dir / file
         record = self._crops[file]
@@ -679,19 +679,24 @@ class CropCache:
     def _array(self, file: str) -> np.ndarray:
         array = self._arrays.get(file)
         if array is None:
-            path = self.cache_dir / file
             self._check_file(file)
-            try:
-                array = np.load(path, mmap_mode="r", allow_pickle=False)
-            except (OSError, ValueError) as exc:
-                raise self._damaged(path, f"cannot be read ({exc})") from exc
-            side = self.settings.size
-            expected = (self._rows_per_file.get(file, 0), side, side, 3)
-            if array.shape != expected or array.dtype != np.uint8:
-                raise self._damaged(
-                    path, f"holds {array.dtype} {array.shape}, the index expects uint8 {expected}"
-                )
-            self._arrays[file] = array
+            array = self._open(file)
+        return array
+
+    def _open(self, file: str) -> np.ndarray:
+        """Memory-map a checked crop file and check its shape (in the calling thread)."""
+        path = self.cache_dir / file
+        try:
+            array: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise self._damaged(path, f"cannot be read ({exc})") from exc
+        side = self.settings.size
+        expected = (self._rows_per_file.get(file, 0), side, side, 3)
+        if array.shape != expected or array.dtype != np.uint8:
+            raise self._damaged(
+                path, f"holds {array.dtype} {array.shape}, the index expects uint8 {expected}"
+            )
+        self._arrays[file] = array
         return array
 
     def verify_videos(self, videos: Iterable[str], threads: int | None = None) -> None:
@@ -724,7 +729,7 @@ class CropCache:
             results = [pool.submit(self._check_file, file) for file in files]
         for file, result in zip(files, results, strict=True):
             result.result()  # raises the first failure, in sorted order
-            self._array(file)  # the header and shape, in this thread (see _check_file)
+            self._open(file)  # the header and shape, in this thread (see _check_file)
 
     def load(self, video: str) -> np.ndarray:
         """Return all crops of a video as a read-only memory map ``(N, S, S, 3)`` RGB.

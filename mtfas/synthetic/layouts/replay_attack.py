@@ -51,11 +51,7 @@ from mtfas.protocols.replay_attack import (
     video_id,
 )
 from mtfas.synthetic.layouts.codec import Codec, video_codec, write_video
-from mtfas.synthetic.layouts.knobs import (
-    RenderKnobs,
-    documents_render_knobs,
-    split_counts,
-)
+from mtfas.synthetic.layouts.knobs import RenderKnobs, documents_render_knobs, split_counts
 from mtfas.synthetic.layouts.release import render_job, write_release, write_text
 
 if TYPE_CHECKING:

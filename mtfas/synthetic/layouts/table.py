@@ -35,11 +35,7 @@ from mtfas.synthetic.layouts.face_boxes import (
     face_box_text,
     render_boxed,
 )
-from mtfas.synthetic.layouts.knobs import (
-    RenderKnobs,
-    documents_render_knobs,
-    split_counts,
-)
+from mtfas.synthetic.layouts.knobs import RenderKnobs, documents_render_knobs, split_counts
 from mtfas.synthetic.layouts.release import render_job, write_release, write_text
 
 if TYPE_CHECKING:
